@@ -1,0 +1,25 @@
+# plp build and test entry points. `make test` is the command CI runs.
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: build test unit fuzz bench lint
+
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/plp ./cmd/plp
+
+test: lint unit fuzz
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Each fuzz target runs briefly; `go test -fuzz` takes one target per call.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzSafetensors$$' -fuzztime $(FUZZTIME) ./weights
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./kernels/... ./tensor/...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

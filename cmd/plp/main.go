@@ -1,0 +1,39 @@
+// Command plp detects out-of-distribution images with CLIP and other pretrained vision models: it runs the
+// encoders, stores embeddings, trains pseudo-label probes and scores OOD sets, in one binary.
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; "dev" otherwise.
+var version = "dev"
+
+// commands collects the subcommands; each command's file adds itself in an init function so that
+// commands live next to nothing but their own flags and output code.
+var commands []*cli.Command
+
+func register(c *cli.Command) { commands = append(commands, c) }
+
+func newApp() *cli.App {
+	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
+	return &cli.App{
+		Name:     "plp",
+		Usage:    "out-of-distribution detection with CLIP and other pretrained vision models",
+		Version:  version,
+		Commands: commands,
+		// Errors are printed once, by main, with the command's context already in the message.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "plp:", err)
+		os.Exit(1)
+	}
+}
