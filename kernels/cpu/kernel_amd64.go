@@ -1,0 +1,45 @@
+//go:build !purego
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func sgemmKernel14x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+var (
+	hasAVX512 = cpu.X86.HasAVX512F
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
+
+var avx512Kernel = &microKernel{
+	name: "avx512", mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 4096,
+	fn: sgemmKernel14x32AVX512,
+}
+
+var avx2Kernel = &microKernel{
+	name: "avx2+fma", mr: 6, nr: 16, mc: 6 * 40, kc: 256, nc: 4096,
+	fn: sgemmKernel6x16AVX2,
+}
+
+// asmKernels lists the micro-kernels this CPU can run, fastest first.
+func asmKernels() []*microKernel {
+	var ks []*microKernel
+	if hasAVX512 {
+		ks = append(ks, avx512Kernel)
+	}
+	if hasAVX2 {
+		ks = append(ks, avx2Kernel)
+	}
+	return ks
+}
+
+func bestKernel() *microKernel {
+	if ks := asmKernels(); len(ks) > 0 {
+		return ks[0]
+	}
+	return goKernel
+}

@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package cpu
+
+func asmKernels() []*microKernel { return nil }
+
+func bestKernel() *microKernel { return goKernel }

@@ -1,0 +1,356 @@
+package cpu
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// microKernel computes one mr×nr tile of C from packed panels:
+//
+//	C[i][j] = alpha·Σ_p a[p·mr+i]·b[p·nr+j] + beta·C[i][j]
+//
+// for p < k, with C rows ldc elements apart. beta == 0 leaves old C unread.
+// a holds k·mr and b holds k·nr packed values; k may be 0.
+type microKernel struct {
+	name       string
+	mr, nr     int // tile shape
+	mc, kc, nc int // cache blocks: A block mc×kc (L2), B panel kc×nc (L3)
+	fn         func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+}
+
+// kernel is the micro-kernel Sgemm uses; set once at start-up.
+var kernel = bestKernel()
+
+// goKernel is the portable micro-kernel behind sgemmGo.
+var goKernel = &microKernel{
+	name: "go", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048,
+	fn: kernel4x4Go,
+}
+
+var threads atomic.Int64
+
+// SetThreads sets how many goroutines Sgemm may use; n < 1 restores the
+// default, runtime.GOMAXPROCS(0).
+func SetThreads(n int) {
+	if n < 1 {
+		n = 0
+	}
+	threads.Store(int64(n))
+}
+
+// Threads reports how many goroutines Sgemm may use.
+func Threads() int {
+	if n := threads.Load(); n > 0 {
+		return int(n)
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// Features names the SGEMM micro-kernel in use: "avx512", "avx2+fma" or "go".
+func Features() string { return kernel.name }
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices,
+// where op(A) is m×k and op(B) is k×n.
+//
+// If transA is false A is stored m×k, else k×m; in both cases consecutive
+// rows of the stored matrix are lda elements apart. B is stored k×n, or n×k
+// when transB, with row stride ldb. C is m×n with row stride ldc. When beta
+// is 0 the old contents of C are ignored, NaNs included.
+//
+// Sgemm panics if a stride is shorter than its stored row or a slice is too
+// short for the matrix it holds.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sgemm(kernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmGo is the pure-Go twin of Sgemm.
+func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sgemm(goKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("cpu: Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	checkMatrix("A", transA, m, k, a, lda)
+	checkMatrix("B", transB, k, n, b, ldb)
+	checkMatrix("C", false, m, n, c, ldc)
+}
+
+// checkMatrix checks that s holds an r×c matrix, stored transposed if trans,
+// with row stride ld.
+func checkMatrix(name string, trans bool, r, c int, s []float32, ld int) {
+	if trans {
+		r, c = c, r
+	}
+	if ld < max(c, 1) {
+		panic(fmt.Sprintf("cpu: Sgemm: ld%s=%d shorter than a stored row of %d", name, ld, c))
+	}
+	if r == 0 || c == 0 {
+		return
+	}
+	if need := (r-1)*ld + c; len(s) < need {
+		panic(fmt.Sprintf("cpu: Sgemm: len(%s)=%d, need %d for %d×%d with stride %d", name, len(s), need, r, c, ld))
+	}
+}
+
+// minParallelFlops is the work below which Sgemm stays on one goroutine:
+// about 100µs of single-core time, well above the cost of a fork and join.
+const minParallelFlops = 1 << 22
+
+func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	// Split the larger of M and N into whole tiles, one slab per goroutine;
+	// each goroutine packs its own panels, so only the operand along the
+	// unsplit dimension is packed more than once.
+	t := Threads()
+	if 2*m*n*k < minParallelFlops {
+		t = 1
+	}
+	splitM := m >= n
+	tiles := (n + kern.nr - 1) / kern.nr
+	if splitM {
+		tiles = (m + kern.mr - 1) / kern.mr
+	}
+	t = min(t, tiles)
+	if t <= 1 {
+		gemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	per := (tiles + t - 1) / t
+	var wg sync.WaitGroup
+	for w := 0; w < t; w++ {
+		lo, hi := w*per, min((w+1)*per, tiles)
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if splitM {
+				i0, i1 := lo*kern.mr, min(hi*kern.mr, m)
+				as := a[i0*lda:]
+				if transA {
+					as = a[i0:]
+				}
+				gemmSerial(kern, transA, transB, i1-i0, n, k, alpha, as, lda, b, ldb, beta, c[i0*ldc:], ldc)
+				return
+			}
+			j0, j1 := lo*kern.nr, min(hi*kern.nr, n)
+			bs := b[j0:]
+			if transB {
+				bs = b[j0*ldb:]
+			}
+			gemmSerial(kern, transA, transB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
+		}()
+	}
+	wg.Wait()
+}
+
+// scaleMatrix sets C = beta·C, writing zeros when beta is 0.
+func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		if beta != 1 {
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// packBuffers are one goroutine's packed panels and edge-tile scratch.
+type packBuffers struct {
+	a, b, tile []float32
+}
+
+var packPool sync.Pool
+
+func getBuffers(kern *microKernel) *packBuffers {
+	na := ((kern.mc + kern.mr - 1) / kern.mr) * kern.mr * kern.kc
+	nb := ((kern.nc + kern.nr - 1) / kern.nr) * kern.nr * kern.kc
+	nt := kern.mr * kern.nr
+	if p, ok := packPool.Get().(*packBuffers); ok && len(p.a) >= na && len(p.b) >= nb && len(p.tile) >= nt {
+		return p
+	}
+	return &packBuffers{a: make([]float32, na), b: make([]float32, nb), tile: make([]float32, nt)}
+}
+
+// gemmSerial is the BLIS loop nest on one goroutine: B panels of kc×nc and
+// A blocks of mc×kc are packed into micro-panel order, and the micro-kernel
+// sweeps mr×nr tiles of C.
+func gemmSerial(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	buf := getBuffers(kern)
+	defer packPool.Put(buf)
+	mr, nr := kern.mr, kern.nr
+	tile := buf.tile[:mr*nr]
+	for jc := 0; jc < n; jc += kern.nc {
+		nc := min(kern.nc, n-jc)
+		for pc := 0; pc < k; pc += kern.kc {
+			kc := min(kern.kc, k-pc)
+			packB(buf.b, transB, b, ldb, pc, kc, jc, nc, nr)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			for ic := 0; ic < m; ic += kern.mc {
+				mc := min(kern.mc, m-ic)
+				packA(buf.a, transA, a, lda, ic, mc, pc, kc, mr)
+				for jr := 0; jr < nc; jr += nr {
+					nrr := min(nr, nc-jr)
+					bp := &buf.b[jr*kc]
+					for ir := 0; ir < mc; ir += mr {
+						mrr := min(mr, mc-ir)
+						ap := &buf.a[ir*kc]
+						ci := (ic+ir)*ldc + jc + jr
+						if mrr == mr && nrr == nr {
+							kern.fn(kc, ap, bp, &c[ci], ldc, alpha, bet)
+							continue
+						}
+						kern.fn(kc, ap, bp, &tile[0], nr, 1, 0)
+						mergeTile(mrr, nrr, alpha, tile, nr, bet, c[ci:], ldc)
+					}
+				}
+			}
+		}
+	}
+}
+
+// mergeTile sets the m×n corner of C to alpha·T + beta·C.
+func mergeTile(m, n int, alpha float32, t []float32, ldt int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		tr := t[i*ldt : i*ldt+n]
+		cr := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			for j, v := range tr {
+				cr[j] = alpha * v
+			}
+			continue
+		}
+		for j, v := range tr {
+			cr[j] = alpha*v + beta*cr[j]
+		}
+	}
+}
+
+// packA copies rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) into
+// micro-panels of mr rows: panel q holds op(A)[i0+q·mr+r][p0+p] at
+// q·mr·kc + p·mr + r. Rows past mc are zero.
+func packA(dst []float32, trans bool, a []float32, lda, i0, mc, p0, kc, mr int) {
+	for q := 0; q < mc; q += mr {
+		rows := min(mr, mc-q)
+		panel := dst[q*kc : q*kc+mr*kc]
+		if trans {
+			// Stored k×m: the mr values for one p are contiguous.
+			for p := 0; p < kc; p++ {
+				src := a[(p0+p)*lda+i0+q:]
+				d := panel[p*mr : p*mr+mr]
+				copy(d, src[:rows])
+				clear(d[rows:])
+			}
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(i0+q+r)*lda+p0:]
+			src = src[:kc]
+			for p, v := range src {
+				panel[p*mr+r] = v
+			}
+		}
+		for r := rows; r < mr; r++ {
+			for p := 0; p < kc; p++ {
+				panel[p*mr+r] = 0
+			}
+		}
+	}
+}
+
+// packB copies rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) into
+// micro-panels of nr columns: panel q holds op(B)[p0+p][j0+q·nr+j] at
+// q·nr·kc + p·nr + j. Columns past nc are zero.
+func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nc, nr int) {
+	for q := 0; q < nc; q += nr {
+		cols := min(nr, nc-q)
+		panel := dst[q*kc : q*kc+nr*kc]
+		if !trans {
+			for p := 0; p < kc; p++ {
+				src := b[(p0+p)*ldb+j0+q:]
+				d := panel[p*nr : p*nr+nr]
+				copy(d, src[:cols])
+				clear(d[cols:])
+			}
+			continue
+		}
+		// Stored n×k: walk each stored row contiguously.
+		for j := 0; j < cols; j++ {
+			src := b[(j0+q+j)*ldb+p0:]
+			src = src[:kc]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+		for j := cols; j < nr; j++ {
+			for p := 0; p < kc; p++ {
+				panel[p*nr+j] = 0
+			}
+		}
+	}
+}
+
+// kernel4x4Go is the portable micro-kernel: a 4×4 tile kept in sixteen
+// scalar accumulators.
+func kernel4x4Go(k int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
+	a := unsafe.Slice(ap, 4*k)
+	b := unsafe.Slice(bp, 4*k)
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	for p := 0; p < k; p++ {
+		av := a[p*4 : p*4+4 : p*4+4]
+		bv := b[p*4 : p*4+4 : p*4+4]
+		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	c := unsafe.Slice(cp, 3*ldc+4)
+	acc := [16]float32{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
+	for i := 0; i < 4; i++ {
+		row := c[i*ldc : i*ldc+4]
+		for j := range row {
+			if beta == 0 {
+				row[j] = alpha * acc[i*4+j]
+			} else {
+				row[j] = alpha*acc[i*4+j] + beta*row[j]
+			}
+		}
+	}
+}

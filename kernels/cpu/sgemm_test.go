@@ -1,0 +1,258 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// gemmCase is one Sgemm problem: sizes, stride padding and scalars.
+type gemmCase struct {
+	m, n, k        int
+	pad            int // extra elements per stored row of A, B and C
+	alpha, beta    float32
+	transA, transB bool
+}
+
+func (g gemmCase) String() string {
+	return fmt.Sprintf("m%d_n%d_k%d_pad%d_a%g_b%g_tA%t_tB%t", g.m, g.n, g.k, g.pad, g.alpha, g.beta, g.transA, g.transB)
+}
+
+// operands returns A, B and C for g, each starting one element into its
+// backing array so that no kernel can rely on alignment.
+func (g gemmCase) operands(rng *rand.Rand) (a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ar, ac := g.m, g.k
+	if g.transA {
+		ar, ac = ac, ar
+	}
+	br, bc := g.k, g.n
+	if g.transB {
+		br, bc = bc, br
+	}
+	lda, ldb, ldc = ac+g.pad, bc+g.pad, g.n+g.pad
+	fill := func(n int) []float32 {
+		s := make([]float32, n+1)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s[1:]
+	}
+	return fill(ar * lda), lda, fill(br * ldb), ldb, fill(g.m * ldc), ldc
+}
+
+// refGemm computes alpha·op(A)·op(B) + beta·C in float64, plus for each
+// element the magnitude |alpha|·Σ|a·b| + |beta·c| that bounds float32
+// rounding error.
+func refGemm(g gemmCase, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) (want, mag []float64) {
+	want = make([]float64, g.m*g.n)
+	mag = make([]float64, g.m*g.n)
+	at := func(i, p int) float64 {
+		if g.transA {
+			return float64(a[p*lda+i])
+		}
+		return float64(a[i*lda+p])
+	}
+	bt := func(p, j int) float64 {
+		if g.transB {
+			return float64(b[j*ldb+p])
+		}
+		return float64(b[p*ldb+j])
+	}
+	for i := 0; i < g.m; i++ {
+		for j := 0; j < g.n; j++ {
+			var s, sa float64
+			for p := 0; p < g.k; p++ {
+				v := at(i, p) * bt(p, j)
+				s += v
+				sa += math.Abs(v)
+			}
+			s *= float64(g.alpha)
+			sa *= math.Abs(float64(g.alpha))
+			if g.beta != 0 {
+				cv := float64(g.beta) * float64(c[i*ldc+j])
+				s += cv
+				sa += math.Abs(cv)
+			}
+			want[i*g.n+j] = s
+			mag[i*g.n+j] = sa
+		}
+	}
+	return want, mag
+}
+
+// kernels returns every micro-kernel this machine can run.
+func kernels() []*microKernel { return append(asmKernels(), goKernel) }
+
+func gemmCases() []gemmCase {
+	shapes := []struct{ m, n, k int }{
+		{1, 1, 1}, {7, 17, 63}, {17, 7, 1}, {1, 63, 7}, {63, 197, 17},
+		{197, 257, 70}, {257, 63, 300}, {1030, 5, 20}, {5, 1030, 20},
+		{3, 4200, 3}, {197, 576, 192}, {50, 197, 64}, {14, 32, 9}, {28, 64, 513},
+	}
+	scalars := []struct{ alpha, beta float32 }{{1, 0}, {0.5, 1}, {-1.5, 0.25}}
+	var cs []gemmCase
+	for i, s := range shapes {
+		for t := 0; t < 4; t++ {
+			sc := scalars[(i+t)%len(scalars)]
+			cs = append(cs, gemmCase{
+				m: s.m, n: s.n, k: s.k, pad: (i + t) % 3 * 3,
+				alpha: sc.alpha, beta: sc.beta,
+				transA: t&1 != 0, transB: t&2 != 0,
+			})
+		}
+	}
+	return cs
+}
+
+// tolGemm bounds the float32 error relative to the magnitude of the terms.
+const tolGemm = 1e-5
+
+func TestSgemmAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, g := range gemmCases() {
+		a, lda, b, ldb, c0, ldc := g.operands(rng)
+		want, mag := refGemm(g, a, lda, b, ldb, c0, ldc)
+		var goOut []float32
+		for _, kern := range append([]*microKernel{goKernel}, asmKernels()...) {
+			t.Run(kern.name+"/"+g.String(), func(t *testing.T) {
+				c := append([]float32(nil), c0...)
+				sgemm(kern, g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+				checkGemm(t, g, c, ldc, c0, want, mag)
+				if kern == goKernel {
+					goOut = c
+					return
+				}
+				// The twins differ only in summation order.
+				for i := 0; i < g.m; i++ {
+					for j := 0; j < g.n; j++ {
+						x, y := c[i*ldc+j], goOut[i*ldc+j]
+						if d := math.Abs(float64(x - y)); d > 2*tolGemm*mag[i*g.n+j]+1e-30 {
+							t.Fatalf("C[%d][%d] = %g, Go twin %g", i, j, x, y)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkGemm compares C with the reference and checks that the padding
+// between rows was left alone.
+func checkGemm(t *testing.T, g gemmCase, c []float32, ldc int, c0 []float32, want, mag []float64) {
+	t.Helper()
+	for i := 0; i < g.m; i++ {
+		for j := 0; j < ldc; j++ {
+			got := float64(c[i*ldc+j])
+			if j >= g.n {
+				if c[i*ldc+j] != c0[i*ldc+j] {
+					t.Fatalf("padding C[%d][%d] changed", i, j)
+				}
+				continue
+			}
+			w, tol := want[i*g.n+j], tolGemm*mag[i*g.n+j]+1e-30
+			if !(math.Abs(got-w) <= tol) {
+				t.Fatalf("C[%d][%d] = %g, want %g ± %g", i, j, got, w, tol)
+			}
+		}
+	}
+}
+
+func TestSgemmBetaZeroIgnoresNaN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, kern := range kernels() {
+		for _, s := range []struct{ m, n, k int }{{29, 67, 33}, {1, 1, 5}} {
+			g := gemmCase{m: s.m, n: s.n, k: s.k, alpha: 2}
+			a, lda, b, ldb, c, ldc := g.operands(rng)
+			want, mag := refGemm(g, a, lda, b, ldb, c, ldc)
+			for i := range c {
+				c[i] = float32(math.NaN())
+			}
+			sgemm(kern, false, false, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, 0, c, ldc)
+			for i, v := range c {
+				if d := math.Abs(float64(v) - want[i]); !(d <= tolGemm*mag[i]) {
+					t.Fatalf("%s %v: C[%d] = %g, want %g", kern.name, s, i, v, want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestSgemmDegenerate(t *testing.T) {
+	tests := []struct {
+		name        string
+		k           int
+		alpha, beta float32
+		want        float32
+	}{
+		{"k0 beta0 clears NaN", 0, 1, 0, 0},
+		{"k0 scales", 0, 1, 3, 6},
+		{"alpha0 scales", 4, 0, 0.5, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := []float32{2, 2, 2, 2, 2, 2}
+			if tt.beta == 0 {
+				for i := range c {
+					c[i] = float32(math.NaN())
+				}
+			}
+			a := make([]float32, 2*max(tt.k, 1))
+			b := make([]float32, 3*max(tt.k, 1))
+			Sgemm(false, false, 2, 3, tt.k, tt.alpha, a, max(tt.k, 1), b, 3, tt.beta, c, 3)
+			for i, v := range c {
+				if v != tt.want {
+					t.Fatalf("C[%d] = %g, want %g", i, v, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestSgemmThreads runs a problem big enough to fork with several thread
+// counts, splitting M and N.
+func TestSgemmThreads(t *testing.T) {
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range []struct{ m, n, k int }{{197, 230, 96}, {60, 700, 64}} {
+		g := gemmCase{m: s.m, n: s.n, k: s.k, pad: 1, alpha: 1, beta: 0.5, transB: true}
+		a, lda, b, ldb, c0, ldc := g.operands(rng)
+		want, mag := refGemm(g, a, lda, b, ldb, c0, ldc)
+		for _, n := range []int{1, 2, 3, 8} {
+			SetThreads(n)
+			if Threads() != n {
+				t.Fatalf("Threads() = %d after SetThreads(%d)", Threads(), n)
+			}
+			c := append([]float32(nil), c0...)
+			Sgemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+			checkGemm(t, g, c, ldc, c0, want, mag)
+		}
+	}
+}
+
+func TestSgemmPanicsOnBadArguments(t *testing.T) {
+	buf := make([]float32, 12)
+	tests := []struct {
+		name string
+		call func()
+		msg  string
+	}{
+		{"short lda", func() { Sgemm(false, false, 2, 2, 3, 1, buf, 2, buf, 2, 0, buf, 2) }, "ldA=2"},
+		{"short A", func() { Sgemm(false, false, 5, 2, 3, 1, buf, 3, buf, 2, 0, buf, 2) }, "len(A)=12"},
+		{"short B transposed", func() { Sgemm(false, true, 2, 5, 3, 1, buf, 3, buf, 3, 0, buf, 5) }, "len(B)=12"},
+		{"short ldc", func() { Sgemm(false, false, 2, 2, 2, 1, buf, 2, buf, 2, 0, buf, 1) }, "ldC=1"},
+		{"negative", func() { Sgemm(false, false, -1, 2, 2, 1, buf, 2, buf, 2, 0, buf, 2) }, "negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if s, _ := r.(string); !strings.Contains(s, tt.msg) {
+					t.Fatalf("panic %v, want message containing %q", r, tt.msg)
+				}
+			}()
+			tt.call()
+		})
+	}
+}
