@@ -1,0 +1,121 @@
+package tensor
+
+// Backend computes tensor operations on one device. All methods follow the package's backend contract.
+type Backend interface {
+	// Name identifies the device, e.g. "cpu" or "cuda:0".
+	Name() string
+
+	// Zeros returns a zero-filled tensor.
+	Zeros(shape ...int) *Tensor
+	// FromHost copies data (len = prod(shape)) into a new tensor.
+	FromHost(data []float32, shape ...int) *Tensor
+	// ToHost copies t to a new host slice, waiting for pending work.
+	ToHost(t *Tensor) []float32
+	// Sync waits for all queued work and reports any asynchronous error.
+	Sync() error
+	// Free releases t's storage early (optional; a no-op where memory is garbage collected).
+	Free(t *Tensor)
+
+	// MatMul multiplies the last two dims: a [..., M, K] by b [..., K, N] (transposed operands are read as
+	// [..., K, M] / [..., N, K]). b's batch dims must equal a's or b must be 2-D (shared across the batch).
+	MatMul(a, b *Tensor, transA, transB bool) *Tensor
+	// Linear is x [..., in] @ w[out, in]^T + bias[out] (bias may be nil), PyTorch's nn.Linear.
+	Linear(x, w, bias *Tensor) *Tensor
+
+	// Add, Sub and Mul are elementwise with trailing-dimension broadcasting of b onto a's shape
+	// (b's shape must be a suffix of a's, with 1s allowed for broadcasting).
+	Add(a, b *Tensor) *Tensor
+	Sub(a, b *Tensor) *Tensor
+	Mul(a, b *Tensor) *Tensor
+	// Scale returns s*a + c.
+	Scale(a *Tensor, s, c float32) *Tensor
+	// Activation applies f elementwise.
+	Activation(a *Tensor, f Act) *Tensor
+
+	// LayerNorm normalises over the last dimension with the biased variance: (x-mean)/sqrt(var+eps)*w + b.
+	// w and b may be nil.
+	LayerNorm(x, w, b *Tensor, eps float32) *Tensor
+	// Softmax over the last dimension.
+	Softmax(x *Tensor) *Tensor
+	// L2Normalize divides each row (last dimension) by max(norm, eps).
+	L2Normalize(x *Tensor, eps float32) *Tensor
+
+	// Attention is fused multi-head scaled-dot-product attention. q [B, Nq, H*hd], k and v [B, Nk, H*hd];
+	// head h uses features h*hd:(h+1)*hd. Returns [B, Nq, H*hd]. Scores are q·k/sqrt(hd) plus opt.Bias
+	// ([H, Nq, Nk], optional) with an optional causal mask (key j visible to query i iff j <= i).
+	Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor
+
+	// Conv2D is NCHW cross-correlation: x [B, Cin, H, W], w [Cout, Cin/groups, kh, kw], bias [Cout] or nil.
+	Conv2D(x, w, bias *Tensor, p Conv) *Tensor
+	// Pool2D is NCHW average or max pooling; padding counts as zeros in an average (PyTorch's
+	// count_include_pad=True) and is ignored by max.
+	Pool2D(x *Tensor, p Pool) *Tensor
+
+	// Permute reorders dimensions: result dim i is input dim perm[i].
+	Permute(x *Tensor, perm ...int) *Tensor
+	// Concat joins tensors along axis; other dims must agree.
+	Concat(axis int, ts ...*Tensor) *Tensor
+	// Slice takes [start, end) along axis.
+	Slice(x *Tensor, axis, start, end int) *Tensor
+	// Gather picks rows of table [V, ...] by index: result [len(idx), ...]. Indices must be in range.
+	Gather(table *Tensor, idx []int) *Tensor
+	// TakeRows picks, for each leading index b of x [B, N, ...], row idx[b] along dim 1: result [B, ...].
+	TakeRows(x *Tensor, idx []int) *Tensor
+
+	// Reduce applies op over axis, removing it.
+	Reduce(x *Tensor, axis int, op ReduceOp) *Tensor
+	// ArgMax over the last dimension, returned on the host.
+	ArgMax(x *Tensor) []int
+}
+
+// Act names an elementwise activation.
+type Act int
+
+const (
+	GELU      Act = iota // exact erf form: 0.5x(1+erf(x/√2))
+	QuickGELU            // x·σ(1.702x), OpenAI CLIP
+	ReLU
+	Sigmoid
+	Tanh
+	Exp
+)
+
+// AttnOpts are the optional parts of Attention.
+type AttnOpts struct {
+	Causal bool
+	Bias   *Tensor // [H, Nq, Nk] added to the scaled logits
+}
+
+// Conv holds Conv2D's geometry.
+type Conv struct {
+	StrideH, StrideW int
+	PadH, PadW       int
+	Groups           int
+}
+
+// PoolKind selects average or max pooling.
+type PoolKind int
+
+const (
+	AvgPool PoolKind = iota
+	MaxPool
+)
+
+// Pool holds Pool2D's geometry. Output size is floor((H+2·pad-k)/stride)+1 as in PyTorch.
+type Pool struct {
+	Kind             PoolKind
+	KH, KW           int
+	StrideH, StrideW int
+	PadH, PadW       int
+}
+
+// ReduceOp selects the reduction of Reduce.
+type ReduceOp int
+
+const (
+	Sum ReduceOp = iota
+	Mean
+	Max
+	// Var is the biased variance (divide by n).
+	Var
+)

@@ -1,0 +1,213 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+func convOut(in, k, stride, pad int) int { return (in+2*pad-k)/stride + 1 }
+
+// Conv2D implements Backend. Grouped convolutions with one input channel per group (depthwise) run a
+// direct loop; everything else lowers to im2col + SGEMM per image and group.
+func (c CPU) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
+	if p.Groups == 0 {
+		p.Groups = 1
+	}
+	if p.StrideH == 0 {
+		p.StrideH = 1
+	}
+	if p.StrideW == 0 {
+		p.StrideW = 1
+	}
+	if x.Rank() != 4 || w.Rank() != 4 {
+		panic(fmt.Sprintf("tensor: Conv2D of %v with weight %v", x.shape, w.shape))
+	}
+	B, cin, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	cout, cpg, kh, kw := w.shape[0], w.shape[1], w.shape[2], w.shape[3]
+	g := p.Groups
+	if cin%g != 0 || cout%g != 0 || cpg != cin/g || (bias != nil && bias.Numel() != cout) {
+		panic(fmt.Sprintf("tensor: Conv2D of %v with weight %v, groups %d", x.shape, w.shape, g))
+	}
+	ho, wo := convOut(H, kh, p.StrideH, p.PadH), convOut(W, kw, p.StrideW, p.PadW)
+	if ho <= 0 || wo <= 0 {
+		panic(fmt.Sprintf("tensor: Conv2D output of %v with kernel %dx%d is empty", x.shape, kh, kw))
+	}
+	xd, wd := host(x), host(w)
+	var bd []float32
+	if bias != nil {
+		bd = host(bias)
+	}
+	out := make([]float32, B*cout*ho*wo)
+	if cpg == 1 && cout == cin {
+		c.depthwise(out, xd, wd, bd, B, cin, H, W, kh, kw, ho, wo, p)
+		return c.wrap(out, B, cout, ho, wo)
+	}
+	copg := cout / g
+	kk := cpg * kh * kw
+	direct := kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
+	var cols []float32
+	if !direct {
+		cols = make([]float32, kk*ho*wo)
+	}
+	for b := 0; b < B; b++ {
+		for gi := 0; gi < g; gi++ {
+			xin := xd[(b*cin+gi*cpg)*H*W : (b*cin+(gi+1)*cpg)*H*W]
+			src := xin
+			if !direct {
+				im2col(cols, xin, cpg, H, W, kh, kw, ho, wo, p)
+				src = cols
+			}
+			dst := out[(b*cout+gi*copg)*ho*wo:]
+			var beta float32
+			if bd != nil {
+				for o := 0; o < copg; o++ {
+					bv := bd[gi*copg+o]
+					row := dst[o*ho*wo : (o+1)*ho*wo]
+					for i := range row {
+						row[i] = bv
+					}
+				}
+				beta = 1
+			}
+			sgemm(false, false, copg, ho*wo, kk, 1, wd[gi*copg*kk:], kk, src, ho*wo, beta, dst, ho*wo)
+		}
+	}
+	return c.wrap(out, B, cout, ho, wo)
+}
+
+// im2col lays out input patches as rows (channel, ky, kx) × columns (output pixel); padding reads zero.
+func im2col(cols, x []float32, cin, H, W, kh, kw, ho, wo int, p Conv) {
+	parallelFor(cin*kh*kw, 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ci, ky, kx := r/(kh*kw), (r/kw)%kh, r%kw
+			dst := cols[r*ho*wo : (r+1)*ho*wo]
+			plane := x[ci*H*W : (ci+1)*H*W]
+			for oy := 0; oy < ho; oy++ {
+				iy := oy*p.StrideH - p.PadH + ky
+				drow := dst[oy*wo : (oy+1)*wo]
+				if iy < 0 || iy >= H {
+					clear(drow)
+					continue
+				}
+				srow := plane[iy*W : (iy+1)*W]
+				for ox := range drow {
+					ix := ox*p.StrideW - p.PadW + kx
+					if ix < 0 || ix >= W {
+						drow[ox] = 0
+					} else {
+						drow[ox] = srow[ix]
+					}
+				}
+			}
+		}
+	})
+}
+
+func (c CPU) depthwise(out, xd, wd, bd []float32, B, C, H, W, kh, kw, ho, wo int, p Conv) {
+	parallelFor(B*C, 1, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			ch := bc % C
+			plane := xd[bc*H*W : (bc+1)*H*W]
+			k := wd[ch*kh*kw : (ch+1)*kh*kw]
+			dst := out[bc*ho*wo : (bc+1)*ho*wo]
+			var bv float32
+			if bd != nil {
+				bv = bd[ch]
+			}
+			for i := range dst {
+				dst[i] = bv
+			}
+			for ky := 0; ky < kh; ky++ {
+				for kx := 0; kx < kw; kx++ {
+					wv := k[ky*kw+kx]
+					for oy := 0; oy < ho; oy++ {
+						iy := oy*p.StrideH - p.PadH + ky
+						if iy < 0 || iy >= H {
+							continue
+						}
+						srow := plane[iy*W : (iy+1)*W]
+						drow := dst[oy*wo : (oy+1)*wo]
+						// Only the output columns whose input column is inside the image.
+						x0 := max(0, (p.PadW-kx+p.StrideW-1)/p.StrideW)
+						x1 := 0
+						if last := W - 1 + p.PadW - kx; last >= 0 {
+							x1 = min(wo, last/p.StrideW+1)
+						}
+						if x0 >= x1 {
+							continue
+						}
+						if p.StrideW == 1 {
+							off := kx - p.PadW
+							s := srow[x0+off : x1+off]
+							d := drow[x0:x1]
+							for i := range d {
+								d[i] += wv * s[i]
+							}
+							continue
+						}
+						for ox := x0; ox < x1; ox++ {
+							drow[ox] += wv * srow[ox*p.StrideW-p.PadW+kx]
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// Pool2D implements Backend.
+func (c CPU) Pool2D(x *Tensor, p Pool) *Tensor {
+	if p.StrideH == 0 {
+		p.StrideH = p.KH
+	}
+	if p.StrideW == 0 {
+		p.StrideW = p.KW
+	}
+	if x.Rank() != 4 || p.KH <= 0 || p.KW <= 0 {
+		panic(fmt.Sprintf("tensor: Pool2D of %v with kernel %dx%d", x.shape, p.KH, p.KW))
+	}
+	B, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	ho, wo := convOut(H, p.KH, p.StrideH, p.PadH), convOut(W, p.KW, p.StrideW, p.PadW)
+	xd := host(x)
+	out := make([]float32, B*C*ho*wo)
+	inv := 1 / float32(p.KH*p.KW)
+	parallelFor(B*C, 1, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			plane := xd[bc*H*W : (bc+1)*H*W]
+			dst := out[bc*ho*wo : (bc+1)*ho*wo]
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					acc := float32(0)
+					if p.Kind == MaxPool {
+						acc = float32(math.Inf(-1))
+					}
+					for ky := 0; ky < p.KH; ky++ {
+						iy := oy*p.StrideH - p.PadH + ky
+						if iy < 0 || iy >= H {
+							continue
+						}
+						for kx := 0; kx < p.KW; kx++ {
+							ix := ox*p.StrideW - p.PadW + kx
+							if ix < 0 || ix >= W {
+								continue
+							}
+							v := plane[iy*W+ix]
+							if p.Kind == MaxPool {
+								if v > acc {
+									acc = v
+								}
+							} else {
+								acc += v
+							}
+						}
+					}
+					if p.Kind == AvgPool {
+						acc *= inv
+					}
+					dst[oy*wo+ox] = acc
+				}
+			}
+		}
+	})
+	return c.wrap(out, B, C, ho, wo)
+}
