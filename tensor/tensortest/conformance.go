@@ -377,7 +377,7 @@ func Cases() []Case {
 	}
 	for _, s := range []struct {
 		B, nq, nk, H, hd int
-		causal, bias    bool
+		causal, bias     bool
 	}{{1, 1, 1, 1, 1, false, false}, {2, 17, 17, 4, 16, false, false}, {2, 77, 77, 2, 16, true, false}, {1, 197, 197, 3, 64, false, true}, {3, 5, 65, 2, 8, false, false}, {1, 130, 130, 1, 7, true, true}} {
 		s := s
 		cs = append(cs, Case{Name: fmt.Sprintf("Attention/B%d_q%d_k%d_H%d_hd%d_causal%v_bias%v", s.B, s.nq, s.nk, s.H, s.hd, s.causal, s.bias), Tol: 1e-5,
