@@ -47,23 +47,15 @@ func init() {
 }
 
 type gemmResult struct {
-	M, K, N   int
+	M         int     `json:"m"`
+	K         int     `json:"k"`
+	N         int     `json:"n"`
 	Seconds   float64 `json:"seconds"`
 	GFLOPS    float64 `json:"gflops"`
 	PeakFrac  float64 `json:"peak_fraction"`
 	Kernel    string  `json:"kernel"`
 	Threads   int     `json:"threads"`
 	PeakGFLOP float64 `json:"peak_gflops"`
-}
-
-func (g gemmResult) MarshalJSON() ([]byte, error) {
-	type plain gemmResult
-	return json.Marshal(struct {
-		M int `json:"m"`
-		K int `json:"k"`
-		N int `json:"n"`
-		plain
-	}{g.M, g.K, g.N, plain(g)})
 }
 
 func parseShapes(s string) ([][3]int, error) {
