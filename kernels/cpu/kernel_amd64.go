@@ -10,6 +10,9 @@ func sgemmKernel14x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float3
 //go:noescape
 func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
+//go:noescape
+func packPanelAVX512(dst, src *float32, idx *int32, k int, lo, hi, stlo, sthi uint16)
+
 var (
 	hasAVX512 = cpu.X86.HasAVX512F
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -17,7 +20,24 @@ var (
 
 var avx512Kernel = &microKernel{
 	name: "avx512", mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 4096,
-	fn: sgemmKernel14x32AVX512,
+	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512,
+}
+
+// packRowsAVX512 is packRowsGo with one gather per 16 rows and column,
+// for w <= 32.
+func packRowsAVX512(dst, src []float32, ld, rows, kc, w int) {
+	if w > 32 || 32*ld > 1<<30 {
+		packRowsGo(dst, src, ld, rows, kc, w)
+		return
+	}
+	var idx [32]int32
+	for r := 0; r < rows; r++ {
+		idx[r] = int32(r * ld)
+	}
+	rowMask := uint32(1)<<rows - 1
+	storeMask := uint32(1)<<w - 1
+	packPanelAVX512(&dst[0], &src[0], &idx[0], kc,
+		uint16(rowMask), uint16(rowMask>>16), uint16(storeMask), uint16(storeMask>>16))
 }
 
 var avx2Kernel = &microKernel{

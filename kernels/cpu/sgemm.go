@@ -19,6 +19,8 @@ type microKernel struct {
 	mr, nr     int // tile shape
 	mc, kc, nc int // cache blocks: A block mc×kc (L2), B panel kc×nc (L3)
 	fn         func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+	// packRows interleaves rows stored ld apart; nil means packRowsGo.
+	packRows func(dst, src []float32, ld, rows, kc, w int)
 }
 
 // kernel is the micro-kernel Sgemm uses; set once at start-up.
@@ -203,14 +205,14 @@ func gemmSerial(kern *microKernel, transA, transB bool, m, n, k int, alpha float
 		nc := min(kern.nc, n-jc)
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
-			packB(buf.b, transB, b, ldb, pc, kc, jc, nc, nr)
+			packB(kern, buf.b, transB, b, ldb, pc, kc, jc, nc)
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
 			for ic := 0; ic < m; ic += kern.mc {
 				mc := min(kern.mc, m-ic)
-				packA(buf.a, transA, a, lda, ic, mc, pc, kc, mr)
+				packA(kern, buf.a, transA, a, lda, ic, mc, pc, kc)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp := &buf.b[jr*kc]
@@ -251,7 +253,8 @@ func mergeTile(m, n int, alpha float32, t []float32, ldt int, beta float32, c []
 // packA copies rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) into
 // micro-panels of mr rows: panel q holds op(A)[i0+q·mr+r][p0+p] at
 // q·mr·kc + p·mr + r. Rows past mc are zero.
-func packA(dst []float32, trans bool, a []float32, lda, i0, mc, p0, kc, mr int) {
+func packA(kern *microKernel, dst []float32, trans bool, a []float32, lda, i0, mc, p0, kc int) {
+	mr := kern.mr
 	for q := 0; q < mc; q += mr {
 		rows := min(mr, mc-q)
 		panel := dst[q*kc : q*kc+mr*kc]
@@ -265,25 +268,15 @@ func packA(dst []float32, trans bool, a []float32, lda, i0, mc, p0, kc, mr int) 
 			}
 			continue
 		}
-		for r := 0; r < rows; r++ {
-			src := a[(i0+q+r)*lda+p0:]
-			src = src[:kc]
-			for p, v := range src {
-				panel[p*mr+r] = v
-			}
-		}
-		for r := rows; r < mr; r++ {
-			for p := 0; p < kc; p++ {
-				panel[p*mr+r] = 0
-			}
-		}
+		packRows(kern, panel, a[(i0+q)*lda+p0:], lda, rows, kc, mr)
 	}
 }
 
 // packB copies rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) into
 // micro-panels of nr columns: panel q holds op(B)[p0+p][j0+q·nr+j] at
 // q·nr·kc + p·nr + j. Columns past nc are zero.
-func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nc, nr int) {
+func packB(kern *microKernel, dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nc int) {
+	nr := kern.nr
 	for q := 0; q < nc; q += nr {
 		cols := min(nr, nc-q)
 		panel := dst[q*kc : q*kc+nr*kc]
@@ -296,18 +289,33 @@ func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nc, nr int) 
 			}
 			continue
 		}
-		// Stored n×k: walk each stored row contiguously.
-		for j := 0; j < cols; j++ {
-			src := b[(j0+q+j)*ldb+p0:]
-			src = src[:kc]
-			for p, v := range src {
-				panel[p*nr+j] = v
-			}
+		packRows(kern, panel, b[(j0+q)*ldb+p0:], ldb, cols, kc, nr)
+	}
+}
+
+// packRows sets dst[p·w+r] = src[r·ld+p] for p < kc and r < rows, and
+// zeroes dst[p·w+r] for rows <= r < w: it interleaves the first kc values
+// of rows stored ld apart.
+func packRows(kern *microKernel, dst, src []float32, ld, rows, kc, w int) {
+	_ = dst[kc*w-1]
+	_ = src[(rows-1)*ld+kc-1]
+	if kern.packRows != nil {
+		kern.packRows(dst, src, ld, rows, kc, w)
+		return
+	}
+	packRowsGo(dst, src, ld, rows, kc, w)
+}
+
+func packRowsGo(dst, src []float32, ld, rows, kc, w int) {
+	for r := 0; r < rows; r++ {
+		row := src[r*ld : r*ld+kc]
+		for p, v := range row {
+			dst[p*w+r] = v
 		}
-		for j := cols; j < nr; j++ {
-			for p := 0; p < kc; p++ {
-				panel[p*nr+j] = 0
-			}
+	}
+	for r := rows; r < w; r++ {
+		for p := 0; p < kc; p++ {
+			dst[p*w+r] = 0
 		}
 	}
 }
