@@ -80,7 +80,13 @@ func (br *bitReader) fill() {
 		}
 		b := data[pos]
 		if b == 0xFF {
-			if pos+1 < len(data) && data[pos+1] == 0 {
+			if pos+1 >= len(data) {
+				br.eof = true
+				br.n += 8
+				br.fake += 8
+				continue
+			}
+			if data[pos+1] == 0 {
 				pos += 2
 			} else {
 				// A marker: leave it for the caller and feed zeros.
