@@ -1,0 +1,248 @@
+package eval
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Mahalanobis holds the training statistics of the paper's MahaDist, all in float64: class means, the
+// unweighted mean of the per-class covariances and its inverse (for the Mahalanobis score), and the
+// mean and covariance of the whole training set and its inverse (for the relative score of Ren et al.).
+// Covariances are unbiased (divisor n-1) like torch.cov; classes with fewer than two training samples
+// are skipped for the class statistics, as in the paper. Matrices are row-major.
+type Mahalanobis struct {
+	Dim        int
+	Classes    []int     // labels of the classes used, ascending
+	ClassMeans []float64 // [len(Classes), Dim]
+	ClassCov   []float64 // [Dim, Dim] mean over Classes of the class covariances
+	ClassPrec  []float64 // [Dim, Dim] inverse of ClassCov
+	TrainMean  []float64 // [Dim]
+	TrainCov   []float64 // [Dim, Dim] covariance of all training samples
+	TrainPrec  []float64 // [Dim, Dim] inverse of TrainCov
+
+	// Scoring works on coordinates centred at TrainMean, where the quadratic forms expand into
+	// matrix products without large cancellation: d_c(x) = x'ᵀPx' − 2x'ᵀPμ'_c + μ'_cᵀPμ'_c.
+	prec, trainPrec blas64.General // symmetrised ClassPrec and TrainPrec
+	precMeans       blas64.General // [Dim, len(Classes)] P·μ'_c
+	meanNorms       []float64      // μ'_cᵀPμ'_c
+}
+
+// FitMahalanobis computes the statistics from training embeddings ([n, dim]) with integer labels in
+// [0, numClasses); numClasses <= 0 means max(label)+1. A singular covariance is an error; an
+// ill-conditioned one is inverted anyway, as torch.inverse does.
+func FitMahalanobis(train []float32, dim int, labels []int64, numClasses int) (*Mahalanobis, error) {
+	n, err := rows(len(train), dim, "training embeddings")
+	if err != nil {
+		return nil, err
+	}
+	if n != len(labels) {
+		return nil, fmt.Errorf("eval: %d training rows but %d labels", n, len(labels))
+	}
+	if n < 2 {
+		return nil, fmt.Errorf("eval: Mahalanobis needs at least 2 training samples, got %d", n)
+	}
+	if numClasses <= 0 {
+		for _, l := range labels {
+			numClasses = max(numClasses, int(min(l, 1<<30))+1)
+		}
+	}
+	members := make([][]int, numClasses)
+	for i, l := range labels {
+		if l < 0 || l >= int64(numClasses) {
+			return nil, fmt.Errorf("eval: label %d of sample %d is outside [0, %d)", l, i, numClasses)
+		}
+		members[l] = append(members[l], i)
+	}
+
+	m := &Mahalanobis{Dim: dim, TrainMean: make([]float64, dim)}
+	for i := 0; i < n; i++ {
+		for j, v := range train[i*dim : (i+1)*dim] {
+			m.TrainMean[j] += float64(v)
+		}
+	}
+	for j := range m.TrainMean {
+		m.TrainMean[j] /= float64(n)
+	}
+
+	// The total scatter is the sum of the within-class scatters plus n_c·δδᵀ with δ = μ_c − μ, so one
+	// pass over the classes yields both covariances.
+	classCov := make([]float64, dim*dim)
+	totalScatter := make([]float64, dim*dim)
+	scatter := make([]float64, dim*dim)
+	for c, idx := range members {
+		if len(idx) == 0 {
+			continue
+		}
+		mean := make([]float64, dim)
+		for _, i := range idx {
+			for j, v := range train[i*dim : (i+1)*dim] {
+				mean[j] += float64(v)
+			}
+		}
+		for j := range mean {
+			mean[j] /= float64(len(idx))
+		}
+		if len(idx) > 1 {
+			centredScatter(scatter, train, dim, idx, mean)
+			inv := 1 / float64(len(idx)-1)
+			for k, v := range scatter {
+				classCov[k] += v * inv
+				totalScatter[k] += v
+			}
+			m.Classes = append(m.Classes, c)
+			m.ClassMeans = append(m.ClassMeans, mean...)
+		}
+		w := float64(len(idx))
+		for a := 0; a < dim; a++ {
+			da := mean[a] - m.TrainMean[a]
+			for b := 0; b < dim; b++ {
+				totalScatter[a*dim+b] += w * da * (mean[b] - m.TrainMean[b])
+			}
+		}
+	}
+	if len(m.Classes) == 0 {
+		return nil, errors.New("eval: Mahalanobis needs a class with at least 2 training samples")
+	}
+	for k := range classCov {
+		classCov[k] /= float64(len(m.Classes))
+		totalScatter[k] /= float64(n - 1)
+	}
+	m.ClassCov, m.TrainCov = classCov, totalScatter
+	if m.ClassPrec, err = inverse(classCov, dim, "mean class covariance"); err != nil {
+		return nil, err
+	}
+	if m.TrainPrec, err = inverse(totalScatter, dim, "training covariance"); err != nil {
+		return nil, err
+	}
+	m.prepare()
+	return m, nil
+}
+
+// centredScatter sets dst = Σ_{i∈idx} (x_i − mean)(x_i − mean)ᵀ.
+func centredScatter(dst []float64, x []float32, dim int, idx []int, mean []float64) {
+	// Stored transposed ([dim, len(idx)]) so the product is a plain NN GEMM, the fastest layout.
+	d := make([]float64, dim*len(idx))
+	for r, i := range idx {
+		for j, v := range x[i*dim : (i+1)*dim] {
+			d[j*len(idx)+r] = float64(v) - mean[j]
+		}
+	}
+	a := blas64.General{Rows: dim, Cols: len(idx), Stride: len(idx), Data: d}
+	dt := transpose(a)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, dt, 0, blas64.General{Rows: dim, Cols: dim, Stride: dim, Data: dst})
+}
+
+func transpose(a blas64.General) blas64.General {
+	t := blas64.General{Rows: a.Cols, Cols: a.Rows, Stride: a.Rows, Data: make([]float64, a.Rows*a.Cols)}
+	for i := 0; i < a.Rows; i++ {
+		for j := 0; j < a.Cols; j++ {
+			t.Data[j*t.Stride+i] = a.Data[i*a.Stride+j]
+		}
+	}
+	return t
+}
+
+// inverse inverts a dim×dim matrix by LU decomposition with partial pivoting (what torch.inverse does).
+func inverse(a []float64, dim int, what string) ([]float64, error) {
+	var inv mat.Dense
+	if err := inv.Inverse(mat.NewDense(dim, dim, append([]float64(nil), a...))); err != nil {
+		var cond mat.Condition
+		if !errors.As(err, &cond) || math.IsInf(float64(cond), 1) {
+			return nil, fmt.Errorf("eval: cannot invert the %s: %w", what, err)
+		}
+	}
+	return inv.RawMatrix().Data, nil
+}
+
+var posInf = math.Inf(1)
+
+// prepare derives the centred, symmetrised scoring matrices.
+func (m *Mahalanobis) prepare() {
+	d, k := m.Dim, len(m.Classes)
+	m.prec = symmetrised(m.ClassPrec, d)
+	m.trainPrec = symmetrised(m.TrainPrec, d)
+	centred := blas64.General{Rows: k, Cols: d, Stride: d, Data: make([]float64, k*d)}
+	for c := 0; c < k; c++ {
+		for j := 0; j < d; j++ {
+			centred.Data[c*d+j] = m.ClassMeans[c*d+j] - m.TrainMean[j]
+		}
+	}
+	m.precMeans = blas64.General{Rows: d, Cols: k, Stride: k, Data: make([]float64, d*k)}
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, m.prec, centred, 0, m.precMeans)
+	m.meanNorms = make([]float64, k)
+	for c := 0; c < k; c++ {
+		s := 0.0
+		for j := 0; j < d; j++ {
+			s += centred.Data[c*d+j] * m.precMeans.Data[j*k+c]
+		}
+		m.meanNorms[c] = s
+	}
+}
+
+func symmetrised(a []float64, d int) blas64.General {
+	s := blas64.General{Rows: d, Cols: d, Stride: d, Data: make([]float64, d*d)}
+	for i := 0; i < d; i++ {
+		for j := 0; j < d; j++ {
+			s.Data[i*d+j] = (a[i*d+j] + a[j*d+i]) / 2
+		}
+	}
+	return s
+}
+
+// Scores returns, for each row of x ([n, Dim]), the Mahalanobis score −min_c d_c(x) and the relative
+// score −min_c (d_c(x) − d_0(x)), where d_c uses class mean c and ClassPrec and d_0 uses TrainMean and
+// TrainPrec. Both are higher for more in-distribution samples.
+func (m *Mahalanobis) Scores(x []float32) (maha, relative []float64, err error) {
+	n, err := rows(len(x), m.Dim, "embeddings")
+	if err != nil {
+		return nil, nil, err
+	}
+	d, k := m.Dim, len(m.Classes)
+	maha, relative = make([]float64, n), make([]float64, n)
+	const block = 512
+	xc := make([]float64, block*d)
+	y := make([]float64, block*d)
+	g := make([]float64, block*k)
+	for lo := 0; lo < n; lo += block {
+		b := min(block, n-lo)
+		for i := 0; i < b; i++ {
+			for j, v := range x[(lo+i)*d : (lo+i+1)*d] {
+				xc[i*d+j] = float64(v) - m.TrainMean[j]
+			}
+		}
+		xg := blas64.General{Rows: b, Cols: d, Stride: d, Data: xc[:b*d]}
+		yg := blas64.General{Rows: b, Cols: d, Stride: d, Data: y[:b*d]}
+		gg := blas64.General{Rows: b, Cols: k, Stride: k, Data: g[:b*k]}
+
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, xg, m.prec, 0, yg)
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, xg, m.precMeans, 0, gg)
+		for i := 0; i < b; i++ {
+			q := dot(xc[i*d:(i+1)*d], y[i*d:(i+1)*d])
+			best := posInf
+			for c := 0; c < k; c++ {
+				best = min(best, q-2*g[i*k+c]+m.meanNorms[c])
+			}
+			maha[lo+i] = -best
+			relative[lo+i] = best // completed below once d_0 is known
+		}
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, xg, m.trainPrec, 0, yg)
+		for i := 0; i < b; i++ {
+			d0 := dot(xc[i*d:(i+1)*d], y[i*d:(i+1)*d])
+			relative[lo+i] = -(relative[lo+i] - d0)
+		}
+	}
+	return maha, relative, nil
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
