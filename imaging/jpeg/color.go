@@ -140,6 +140,10 @@ func (d *Decoder) convert(img *Image) {
 	var rows [4][]uint8
 	transform := d.colorTransform()
 	pix := img.Pix
+	if nc == 3 && transform && d.fusedH2() {
+		d.convertH2(pix)
+		return
+	}
 	for y := 0; y < h; y++ {
 		for i := 0; i < nc; i++ {
 			rows[i] = d.upsampleRow(&d.comps[i], y, w, d.rowBuf[i*bufW:(i+1)*bufW], d.sumBuf)
@@ -209,12 +213,129 @@ func (d *Decoder) colorTransform() bool {
 func yccToRGB(yr, cbr, crr, out []uint8) {
 	n := len(out) / 3
 	yr, cbr, crr = yr[:n], cbr[:n], crr[:n]
-	for x := 0; x < n; x++ {
+	for x, i := 0, 0; x < n && i+2 < len(out); x, i = x+1, i+3 {
 		yy := int32(yr[x])
 		cb, cr := cbr[x], crr[x]
-		o := out[3*x : 3*x+3]
-		o[0] = clampTab[(yy+crR[cr]+256)&1023]
-		o[1] = clampTab[(yy+((cbG[cb]+crG[cr])>>scaleBits)+256)&1023]
-		o[2] = clampTab[(yy+cbB[cb]+256)&1023]
+		out[i] = clampTab[(yy+crR[cr]+256)&1023]
+		out[i+1] = clampTab[(yy+((cbG[cb]+crG[cr])>>scaleBits)+256)&1023]
+		out[i+2] = clampTab[(yy+cbB[cb]+256)&1023]
+	}
+}
+
+// ycc2 converts the pixel pair (y0, y1) sharing the chroma values
+// (cb0, cr0) and (cb1, cr1) into o[0:6].
+func ycc2(o *[6]uint8, y0, y1 int32, cb0, cr0, cb1, cr1 uint8) {
+	o[0] = clampTab[(y0+crR[cr0]+256)&1023]
+	o[1] = clampTab[(y0+((cbG[cb0]+crG[cr0])>>scaleBits)+256)&1023]
+	o[2] = clampTab[(y0+cbB[cb0]+256)&1023]
+	o[3] = clampTab[(y1+crR[cr1]+256)&1023]
+	o[4] = clampTab[(y1+((cbG[cb1]+crG[cr1])>>scaleBits)+256)&1023]
+	o[5] = clampTab[(y1+cbB[cb1]+256)&1023]
+}
+
+// yccRowH2 converts one output row whose chroma is horizontally halved,
+// upsampling it on the fly: fancy with sums (column sums of 4:2:0, or the
+// samples of 4:2:2 scaled by 4 so both share the /16 arithmetic) and
+// rounding biases be, bo for even and odd output columns.
+// len(cbs) == len(crs) == n > 2, len(yr) >= 2n-1, len(out) == 3*len(yr).
+func yccRowH2(yr []uint8, cbs, crs []int32, out []uint8, be, bo int32) {
+	n := len(cbs)
+	crs = crs[:n]
+	w := len(out) / 3
+	yr = yr[:w]
+	// Interior pairs first; the first and last pair use edge weights.
+	for j := 1; j < n-1; j++ {
+		x := 2 * j
+		if x+1 >= w || 3*x+6 > len(out) {
+			break
+		}
+		cb3, cr3 := 3*cbs[j], 3*crs[j]
+		cb0 := uint8((cb3 + cbs[j-1] + be) >> 4)
+		cb1 := uint8((cb3 + cbs[j+1] + bo) >> 4)
+		cr0 := uint8((cr3 + crs[j-1] + be) >> 4)
+		cr1 := uint8((cr3 + crs[j+1] + bo) >> 4)
+		y0, y1 := int32(yr[x]), int32(yr[x+1])
+		o := (*[6]uint8)(out[3*x : 3*x+6])
+		o[0] = clampTab[(y0+crR[cr0]+256)&1023]
+		o[1] = clampTab[(y0+((cbG[cb0]+crG[cr0])>>scaleBits)+256)&1023]
+		o[2] = clampTab[(y0+cbB[cb0]+256)&1023]
+		o[3] = clampTab[(y1+crR[cr1]+256)&1023]
+		o[4] = clampTab[(y1+((cbG[cb1]+crG[cr1])>>scaleBits)+256)&1023]
+		o[5] = clampTab[(y1+cbB[cb1]+256)&1023]
+	}
+	// Edges: pair 0 and pair n-1 (possibly cut to one pixel by odd width).
+	var tmp [6]uint8
+	for _, j := range [2]int{0, n - 1} {
+		x := 2 * j
+		var cb0, cb1, cr0, cr1 uint8
+		if j == 0 {
+			cb0, cr0 = uint8((4*cbs[0]+be)>>4), uint8((4*crs[0]+be)>>4)
+			cb1, cr1 = uint8((3*cbs[0]+cbs[1]+bo)>>4), uint8((3*crs[0]+crs[1]+bo)>>4)
+		} else {
+			cb0, cr0 = uint8((3*cbs[j]+cbs[j-1]+be)>>4), uint8((3*crs[j]+crs[j-1]+be)>>4)
+			cb1, cr1 = uint8((4*cbs[j]+bo)>>4), uint8((4*crs[j]+bo)>>4)
+		}
+		if x >= w {
+			continue
+		}
+		y1 := int32(0)
+		if x+1 < w {
+			y1 = int32(yr[x+1])
+		}
+		ycc2(&tmp, int32(yr[x]), y1, cb0, cr0, cb1, cr1)
+		copy(out[3*x:], tmp[:])
+	}
+}
+
+// fusedH2 reports whether the image is YCbCr with full-size luma and both
+// chroma components halved horizontally and fancy-upsampled (4:2:0 or
+// 4:2:2), the layout convertH2 handles.
+func (d *Decoder) fusedH2() bool {
+	c := d.comps
+	if c[0].h != d.hmax || c[0].v != d.vmax || c[1].h != c[2].h || c[1].v != c[2].v {
+		return false
+	}
+	fh, fv := d.hmax/c[1].h, d.vmax/c[1].v
+	return fh == 2 && (fv == 1 || fv == 2) && c[1].w > 2
+}
+
+// convertH2 is convert for the fusedH2 layouts.
+func (d *Decoder) convertH2(pix []uint8) {
+	w, h := d.width, d.height
+	yc, cbc, crc := &d.comps[0], &d.comps[1], &d.comps[2]
+	ys, cs := yc.bw*8, cbc.bw*8
+	n := cbc.w
+	if cap(d.sumBuf) < 2*n {
+		d.sumBuf = make([]int32, 2*n)
+	}
+	cbs, crs := d.sumBuf[:n], d.sumBuf[n:2*n]
+	v2 := d.vmax/cbc.v == 2
+	be, bo := int32(8), int32(7)
+	if !v2 {
+		be, bo = 4, 8
+	}
+	for y := 0; y < h; y++ {
+		if v2 {
+			i := y >> 1
+			j := max(i-1, 0)
+			if y&1 != 0 {
+				j = min(i+1, cbc.h2-1)
+			}
+			cb0, cb1 := cbc.plane[i*cs:i*cs+n], cbc.plane[j*cs:j*cs+n]
+			cr0, cr1 := crc.plane[i*cs:i*cs+n], crc.plane[j*cs:j*cs+n]
+			for x := range cbs {
+				cbs[x] = 3*int32(cb0[x]) + int32(cb1[x])
+				crs[x] = 3*int32(cr0[x]) + int32(cr1[x])
+			}
+		} else {
+			// h2v1's (3a+b+1)>>2 and (3a+b+2)>>2 are (12a+4b+4)>>4 and
+			// (12a+4b+8)>>4, the h2v2 arithmetic on 4a, 4b (edges too).
+			cb0, cr0 := cbc.plane[y*cs:y*cs+n], crc.plane[y*cs:y*cs+n]
+			for x := range cbs {
+				cbs[x] = 4 * int32(cb0[x])
+				crs[x] = 4 * int32(cr0[x])
+			}
+		}
+		yccRowH2(yc.plane[y*ys:y*ys+w], cbs, crs, pix[y*w*3:(y+1)*w*3], be, bo)
 	}
 }

@@ -14,6 +14,10 @@ type huffTable struct {
 	maxCode [17]int32
 	valOff  [17]int32
 	vals    [256]uint8
+	// fastAC, for AC tables, maps the next lutBits bits to
+	// value<<16 | run<<8 | total length when they hold a whole non-zero
+	// coefficient (code and extra bits), else 0.
+	fastAC  [1 << lutBits]int32
 	defined bool
 }
 
@@ -46,6 +50,19 @@ func (t *huffTable) build(counts *[16]uint8, symbols []uint8) error {
 			}
 		}
 		code <<= 1
+	}
+	for p := range t.fastAC {
+		e := t.lut[p]
+		l, rs := int(e>>8), uint8(e)
+		r, sz := int(rs>>4), int(rs&15)
+		if e == 0 || sz == 0 || l+sz > lutBits {
+			continue
+		}
+		v := int32(p>>(lutBits-l-sz)) & (1<<sz - 1)
+		if v < 1<<(sz-1) {
+			v += -1<<sz + 1
+		}
+		t.fastAC[p] = v<<16 | int32(r)<<8 | int32(l+sz)
 	}
 	t.defined = true
 	return nil

@@ -187,6 +187,16 @@ func (d *Decoder) decodeBlockBaseline(c *component, blk *[64]int32, bx, by int) 
 		if br.n < 32 {
 			br.fill()
 		}
+		if fa := acT.fastAC[br.acc>>(64-lutBits)]; fa != 0 {
+			l := uint(fa & 255)
+			br.acc <<= l
+			br.n -= l
+			k += int(fa>>8) & 15
+			z := unzig[k&127]
+			blk[z] = (fa >> 16) * q[z]
+			last = k
+			continue
+		}
 		sym, ok := br.decodeHuff(acT)
 		if !ok {
 			return errorf("bad Huffman code")
