@@ -1,0 +1,143 @@
+package textenc
+
+import (
+	"fmt"
+	"math"
+
+	"plp/tensor"
+)
+
+// Trace receives named intermediate activations during Encode, for parity debugging: "block{i}_out"
+// ([T, context, width]). The tensors are valid only during the call and must not be modified.
+type Trace func(name string, t *tensor.Tensor)
+
+// Model is a loaded CLIP text transformer. It is safe for concurrent use.
+type Model struct {
+	cfg Config
+	be  tensor.Backend
+
+	tokenEmb   *tensor.Tensor // [vocab, W]
+	posEmb     *tensor.Tensor // [context, W]
+	blocks     []block
+	lnFinal    layerNorm
+	proj       *tensor.Tensor // text_projection [W, E]
+	logitScale float32
+}
+
+// Config returns the model's architecture.
+func (m *Model) Config() Config { return m.cfg }
+
+// Backend returns the backend the weights live on.
+func (m *Model) Backend() tensor.Backend { return m.be }
+
+// LogitScale is the learned log temperature; similarities are multiplied by exp(LogitScale()).
+func (m *Model) LogitScale() float32 { return m.logitScale }
+
+func build(c Config, be tensor.Backend, p map[string]*tensor.Tensor) *Model {
+	m := &Model{
+		cfg:        c,
+		be:         be,
+		tokenEmb:   p["token_embedding.weight"],
+		posEmb:     p["positional_embedding"],
+		lnFinal:    layerNorm{p["ln_final.weight"], p["ln_final.bias"], c.LayerNormEps},
+		proj:       p["text_projection"],
+		logitScale: be.ToHost(p["logit_scale"])[0],
+	}
+	for i := 0; i < c.Layers; i++ {
+		m.blocks = append(m.blocks, newBlock(p, fmt.Sprintf("transformer.resblocks.%d.", i), c))
+	}
+	return m
+}
+
+// EncodeText embeds token-id rows (from the CLIP tokenizer: start 49406, end 49407, zero padding), each of
+// length at most ContextLength (all rows the same length). It returns [T, OutputDim], L2-normalised per row
+// when normalize is set. Ids outside the vocabulary are an error.
+func (m *Model) EncodeText(ids [][]int32, normalize bool) (*tensor.Tensor, error) {
+	return m.Encode(ids, normalize, nil)
+}
+
+// Encode is EncodeText with an optional trace of the block outputs.
+func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tensor, error) {
+	c, be := m.cfg, m.be
+	T := len(ids)
+	if T == 0 {
+		return nil, fmt.Errorf("textenc: no texts to encode")
+	}
+	L := len(ids[0])
+	if L == 0 || L > c.ContextLength {
+		return nil, fmt.Errorf("textenc: %d tokens per text, want 1..%d", L, c.ContextLength)
+	}
+	flat := make([]int, 0, T*L)
+	eot := make([]int, T)
+	for i, row := range ids {
+		if len(row) != L {
+			return nil, fmt.Errorf("textenc: text %d has %d tokens, text 0 has %d", i, len(row), L)
+		}
+		for j, id := range row {
+			if id < 0 || int(id) >= c.VocabSize {
+				return nil, fmt.Errorf("textenc: text %d token %d: id %d outside the vocabulary [0,%d)", i, j, id, c.VocabSize)
+			}
+			flat = append(flat, int(id))
+			// The end-of-text token has the largest id; the first maximum wins, as in torch.argmax.
+			if id > row[eot[i]] {
+				eot[i] = j
+			}
+		}
+	}
+
+	e := be.Gather(m.tokenEmb, flat).Reshape(T, L, c.Width)
+	pos := m.posEmb
+	if L < c.ContextLength {
+		pos = be.Slice(pos, 0, 0, L)
+	}
+	x := be.Add(e, pos)
+	be.Free(e)
+	for i := range m.blocks {
+		next := m.blocks[i].forward(be, x, c.Heads, c.Act, true)
+		be.Free(x)
+		x = next
+		if trace != nil {
+			trace(fmt.Sprintf("block%d_out", i), x)
+		}
+	}
+	// ln_final acts on each position alone, so normalising only the pooled rows is exact.
+	h := be.TakeRows(x, eot)
+	be.Free(x)
+	pooled := m.lnFinal.apply(be, h)
+	be.Free(h)
+	out := be.MatMul(pooled, m.proj, false, false)
+	be.Free(pooled)
+	if normalize {
+		n := be.L2Normalize(out, normEps)
+		be.Free(out)
+		out = n
+	}
+	return out, nil
+}
+
+// normEps is torch.nn.functional.normalize's default eps.
+const normEps = 1e-12
+
+// LabelEmbeddings builds the prompt-ensemble zero-shot classifier. ids holds P*C token rows, prompt-major:
+// row p*C+c is prompt p filled with class c. Each prompt's embeddings are L2-normalised, averaged over the
+// P prompts and normalised again. It returns the per-row normalised embeddings [P*C, E] and the label
+// embeddings [C, E]; multiply the latter by exp(LogitScale()) for scaled logits (see ScaleLogits).
+func (m *Model) LabelEmbeddings(ids [][]int32, prompts int) (perPrompt, labels *tensor.Tensor, err error) {
+	if prompts <= 0 || len(ids)%prompts != 0 || len(ids) == 0 {
+		return nil, nil, fmt.Errorf("textenc: %d token rows do not split into %d prompts", len(ids), prompts)
+	}
+	perPrompt, err = m.EncodeText(ids, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	C := len(ids) / prompts
+	mean := m.be.Reduce(perPrompt.Reshape(prompts, C, m.cfg.OutputDim), 0, tensor.Mean)
+	labels = m.be.L2Normalize(mean, normEps)
+	m.be.Free(mean)
+	return perPrompt, labels, nil
+}
+
+// ScaleLogits multiplies x by exp(LogitScale()), CLIP's temperature.
+func (m *Model) ScaleLogits(x *tensor.Tensor) *tensor.Tensor {
+	return m.be.Scale(x, float32(math.Exp(float64(m.logitScale))), 0)
+}

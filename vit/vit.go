@@ -1,0 +1,106 @@
+package vit
+
+import (
+	"fmt"
+
+	"plp/tensor"
+)
+
+// Trace receives named intermediate activations during Forward, for parity debugging. Names are
+// "after_ln_pre" and "block{i}_out" ([B, tokens, width]). The tensors are valid only during the call (a
+// device backend may free them afterwards) and must not be modified.
+type Trace func(name string, t *tensor.Tensor)
+
+// Model is a loaded ViT image tower. It is safe for concurrent Forward calls.
+type Model struct {
+	cfg Config
+	be  tensor.Backend
+
+	patch    *tensor.Tensor // conv1.weight [W, 3, P, P]
+	classEmb *tensor.Tensor // [W]
+	posEmb   *tensor.Tensor // [tokens, W]
+	lnPre    layerNorm
+	blocks   []block
+	lnPost   layerNorm
+	proj     *tensor.Tensor // [W, E] or nil
+}
+
+// Config returns the model's architecture.
+func (m *Model) Config() Config { return m.cfg }
+
+// Backend returns the backend the weights live on.
+func (m *Model) Backend() tensor.Backend { return m.be }
+
+func build(c Config, be tensor.Backend, p map[string]*tensor.Tensor) *Model {
+	m := &Model{
+		cfg:      c,
+		be:       be,
+		patch:    p["conv1.weight"],
+		classEmb: p["class_embedding"],
+		posEmb:   p["positional_embedding"],
+		lnPre:    layerNorm{p["ln_pre.weight"], p["ln_pre.bias"], c.LayerNormEps},
+		lnPost:   layerNorm{p["ln_post.weight"], p["ln_post.bias"], c.LayerNormEps},
+		proj:     p["proj"],
+	}
+	for i := 0; i < c.Layers; i++ {
+		m.blocks = append(m.blocks, newBlock(p, fmt.Sprintf("transformer.resblocks.%d.", i), c))
+	}
+	return m
+}
+
+// Forward encodes a batch of normalized images x [B, 3, ImageSize, ImageSize]. It returns the projected
+// embedding [B, OutputDim] (nil when the model has no projection) and the pooled feature before the
+// projection [B, Width] (the class token after ln_post). trace may be nil.
+func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Tensor, err error) {
+	c, be := m.cfg, m.be
+	if x.Rank() != 4 || x.Dim(1) != 3 || x.Dim(2) != c.ImageSize || x.Dim(3) != c.ImageSize || x.Dim(0) == 0 {
+		return nil, nil, fmt.Errorf("vit: input %v, want [B 3 %d %d]", x.Shape(), c.ImageSize, c.ImageSize)
+	}
+	B, W, g := x.Dim(0), c.Width, c.Grid()
+
+	// Patchify: the conv's output pixel (y, x) becomes token 1 + y*g + x.
+	h := be.Conv2D(x, m.patch, nil, tensor.Conv{StrideH: c.PatchSize, StrideW: c.PatchSize, Groups: 1})
+	patches := be.Permute(h.Reshape(B, W, g*g), 0, 2, 1)
+	be.Free(h)
+
+	// Class token first, then positional embedding and ln_pre.
+	cls := be.Add(be.Zeros(B, 1, W), m.classEmb)
+	tok := be.Concat(1, cls, patches)
+	be.Free(cls)
+	be.Free(patches)
+	h = be.Add(tok, m.posEmb)
+	be.Free(tok)
+	x = m.lnPre.apply(be, h)
+	be.Free(h)
+	if trace != nil {
+		trace("after_ln_pre", x)
+	}
+
+	for i := range m.blocks {
+		next := m.blocks[i].forward(be, x, c.Heads(), c.Act, false)
+		be.Free(x)
+		x = next
+		if trace != nil {
+			trace(fmt.Sprintf("block%d_out", i), x)
+		}
+	}
+
+	// ln_post normalises each token independently, so normalising only the class token is exact.
+	cls = be.TakeRows(x, make([]int, B))
+	be.Free(x)
+	pooled = m.lnPost.apply(be, cls)
+	be.Free(cls)
+	if m.proj != nil {
+		embed = be.MatMul(pooled, m.proj, false, false)
+	}
+	return embed, pooled, nil
+}
+
+// Project applies the output projection to pooled features [B, Width] (as stored by code that keeps the
+// pre-projection feature). It returns nil when the model has no projection.
+func (m *Model) Project(pooled *tensor.Tensor) *tensor.Tensor {
+	if m.proj == nil {
+		return nil
+	}
+	return m.be.MatMul(pooled, m.proj, false, false)
+}
