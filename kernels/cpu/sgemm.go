@@ -113,50 +113,48 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
-	// Split the larger of M and N into whole tiles, one slab per goroutine;
-	// each goroutine packs its own panels, so only the operand along the
-	// unsplit dimension is packed more than once.
 	t := Threads()
 	if 2*m*n*k < minParallelFlops {
 		t = 1
 	}
-	splitM := m >= n
-	tiles := (n + kern.nr - 1) / kern.nr
-	if splitM {
-		tiles = (m + kern.mr - 1) / kern.mr
-	}
-	t = min(t, tiles)
-	if t <= 1 {
-		gemmSerial(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	per := (tiles + t - 1) / t
-	var wg sync.WaitGroup
-	for w := 0; w < t; w++ {
-		lo, hi := w*per, min((w+1)*per, tiles)
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if splitM {
-				i0, i1 := lo*kern.mr, min(hi*kern.mr, m)
-				as := a[i0*lda:]
-				if transA {
-					as = a[i0:]
-				}
-				gemmSerial(kern, transA, transB, i1-i0, n, k, alpha, as, lda, b, ldb, beta, c[i0*ldc:], ldc)
+	mTiles := (m + kern.mr - 1) / kern.mr
+	nTiles := (n + kern.nr - 1) / kern.nr
+	if t > 1 && mTiles < 2*t && nTiles > mTiles {
+		// Too few rows to share out: give each goroutine a slab of
+		// columns and let it pack its own panels.
+		t = min(t, nTiles)
+		per := (nTiles + t - 1) / t
+		parallel(t, func(w int) {
+			j0, j1 := min(w*per*kern.nr, n), min((w+1)*per*kern.nr, n)
+			if j0 == j1 {
 				return
 			}
-			j0, j1 := lo*kern.nr, min(hi*kern.nr, n)
 			bs := b[j0:]
 			if transB {
 				bs = b[j0*ldb:]
 			}
-			gemmSerial(kern, transA, transB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
+			gemm(kern, 1, transA, transB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
+		})
+		return
+	}
+	gemm(kern, min(t, mTiles), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// parallel runs f(0), …, f(t-1) concurrently, f(0) on the calling goroutine.
+func parallel(t int, f func(w int)) {
+	if t == 1 {
+		f(0)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(t - 1)
+	for w := 1; w < t; w++ {
+		go func() {
+			defer wg.Done()
+			f(w)
 		}()
 	}
+	f(0)
 	wg.Wait()
 }
 
@@ -193,42 +191,59 @@ func getBuffers(kern *microKernel) *packBuffers {
 	return &packBuffers{a: make([]float32, na), b: make([]float32, nb), tile: make([]float32, nt)}
 }
 
-// gemmSerial is the BLIS loop nest on one goroutine: B panels of kc×nc and
-// A blocks of mc×kc are packed into micro-panel order, and the micro-kernel
-// sweeps mr×nr tiles of C.
-func gemmSerial(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	buf := getBuffers(kern)
-	defer packPool.Put(buf)
+// gemm is the BLIS loop nest on t goroutines. For each kc×nc panel of B,
+// the goroutines pack a share of its micro-panels into one buffer, then
+// each sweeps its own band of C rows: it packs mc×kc blocks of A into its
+// own buffer and runs the micro-kernel over the mr×nr tiles.
+func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	bufs := make([]*packBuffers, t)
+	for w := range bufs {
+		bufs[w] = getBuffers(kern)
+	}
+	defer func() {
+		for _, buf := range bufs {
+			packPool.Put(buf)
+		}
+	}()
 	mr, nr := kern.mr, kern.nr
-	tile := buf.tile[:mr*nr]
+	bpack := bufs[0].b
+	band := ((m+mr-1)/mr + t - 1) / t * mr
 	for jc := 0; jc < n; jc += kern.nc {
 		nc := min(kern.nc, n-jc)
+		panels := (nc + nr - 1) / nr
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
-			packB(kern, buf.b, transB, b, ldb, pc, kc, jc, nc)
+			parallel(t, func(w int) {
+				q0, q1 := panels*w/t, panels*(w+1)/t
+				packB(kern, bpack, transB, b, ldb, pc, kc, jc, nc, q0, q1)
+			})
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
-			for ic := 0; ic < m; ic += kern.mc {
-				mc := min(kern.mc, m-ic)
-				packA(kern, buf.a, transA, a, lda, ic, mc, pc, kc)
-				for jr := 0; jr < nc; jr += nr {
-					nrr := min(nr, nc-jr)
-					bp := &buf.b[jr*kc]
-					for ir := 0; ir < mc; ir += mr {
-						mrr := min(mr, mc-ir)
-						ap := &buf.a[ir*kc]
-						ci := (ic+ir)*ldc + jc + jr
-						if mrr == mr && nrr == nr {
-							kern.fn(kc, ap, bp, &c[ci], ldc, alpha, bet)
-							continue
+			parallel(t, func(w int) {
+				buf := bufs[w]
+				tile := buf.tile[:mr*nr]
+				for ic := w * band; ic < min((w+1)*band, m); ic += kern.mc {
+					mc := min(kern.mc, m-ic, (w+1)*band-ic)
+					packA(kern, buf.a, transA, a, lda, ic, mc, pc, kc)
+					for jr := 0; jr < nc; jr += nr {
+						nrr := min(nr, nc-jr)
+						bp := &bpack[jr*kc]
+						for ir := 0; ir < mc; ir += mr {
+							mrr := min(mr, mc-ir)
+							ap := &buf.a[ir*kc]
+							ci := (ic+ir)*ldc + jc + jr
+							if mrr == mr && nrr == nr {
+								kern.fn(kc, ap, bp, &c[ci], ldc, alpha, bet)
+								continue
+							}
+							kern.fn(kc, ap, bp, &tile[0], nr, 1, 0)
+							mergeTile(mrr, nrr, alpha, tile, nr, bet, c[ci:], ldc)
 						}
-						kern.fn(kc, ap, bp, &tile[0], nr, 1, 0)
-						mergeTile(mrr, nrr, alpha, tile, nr, bet, c[ci:], ldc)
 					}
 				}
-			}
+			})
 		}
 	}
 }
@@ -274,10 +289,11 @@ func packA(kern *microKernel, dst []float32, trans bool, a []float32, lda, i0, m
 
 // packB copies rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) into
 // micro-panels of nr columns: panel q holds op(B)[p0+p][j0+q·nr+j] at
-// q·nr·kc + p·nr + j. Columns past nc are zero.
-func packB(kern *microKernel, dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nc int) {
+// q·nr·kc + p·nr + j. Columns past nc are zero. Only panels [q0, q1) are
+// written.
+func packB(kern *microKernel, dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nc, q0, q1 int) {
 	nr := kern.nr
-	for q := 0; q < nc; q += nr {
+	for q := q0 * nr; q < min(q1*nr, nc); q += nr {
 		cols := min(nr, nc-q)
 		panel := dst[q*kc : q*kc+nr*kc]
 		if !trans {
