@@ -17,7 +17,9 @@ import (
 // WriteSafetensors writes tensors, back to back in the given order, and meta (under __metadata__,
 // omitted when empty) to a safetensors file at path. The write is atomic: the data goes to a
 // temporary file in the same directory, which is synced and then renamed over path, so readers see
-// either the old file or the complete new one.
+// either the old file or the complete new one. The data buffer starts 8-byte aligned; callers that
+// want every tensor naturally aligned order them by decreasing element size, as the reference
+// serializer does.
 func WriteSafetensors(path string, tensors []*Tensor, meta map[string]string) (err error) {
 	hdr, err := safetensorsHeader(tensors, meta)
 	if err != nil {
@@ -130,7 +132,7 @@ func safetensorsHeader(tensors []*Tensor, meta map[string]string) ([]byte, error
 			return nil, fmt.Errorf("tensor %d is nil", i)
 		}
 		switch {
-		case t.Name == "" || t.Name == metadataKey || !utf8.ValidString(t.Name):
+		case t.Name == metadataKey || !utf8.ValidString(t.Name):
 			return nil, fmt.Errorf("tensor %q: invalid name", t.Name)
 		case seen[t.Name]:
 			return nil, fmt.Errorf("tensor %q: duplicate name", t.Name)
