@@ -1,0 +1,263 @@
+package textenc
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"plp/tensor"
+	"plp/weights"
+)
+
+// The fixtures are shared with the zoo package's tests (one copy in the repository).
+const fixtureDir = "../zoo/testdata/"
+
+var fixtures = []string{"openclip_vit_quickgelu", "openclip_vit_gelu", "openclip_vit_f16"}
+
+type manifest struct {
+	Architecture struct {
+		Text struct {
+			ContextLength int `json:"context_length"`
+			VocabSize     int `json:"vocab_size"`
+			Width         int
+			Heads         int
+			Layers        int
+			MLPHidden     int `json:"mlp_hidden"`
+			Act           string
+		}
+		EmbedDim int `json:"embed_dim"`
+	}
+	LabelCheck struct {
+		Prompts []string
+	} `json:"label_check"`
+}
+
+func readManifest(t *testing.T, name string) (Config, manifest) {
+	t.Helper()
+	b, err := os.ReadFile(fixtureDir + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	a := m.Architecture.Text
+	c := Config{
+		ContextLength: a.ContextLength, VocabSize: a.VocabSize, Width: a.Width, Heads: a.Heads, Layers: a.Layers,
+		MLPRatio: float64(a.MLPHidden) / float64(a.Width), OutputDim: m.Architecture.EmbedDim,
+		Act: tensor.GELU, LayerNormEps: 1e-5,
+	}
+	if strings.HasPrefix(a.Act, "QuickGELU") {
+		c.Act = tensor.QuickGELU
+	}
+	return c, m
+}
+
+func open(t *testing.T, path string) *weights.Safetensors {
+	t.Helper()
+	st, err := weights.OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func ids(t *testing.T, io weights.Store, name string) [][]int32 {
+	t.Helper()
+	w, err := io.Tensor(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := w.Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([][]int32, w.Shape[0])
+	for i := range rows {
+		for _, x := range v[i*w.Shape[1] : (i+1)*w.Shape[1]] {
+			rows[i] = append(rows[i], int32(x))
+		}
+	}
+	return rows
+}
+
+// allclose fails the test unless |got-want| <= 1e-4 + 1e-4·|want| everywhere.
+func allclose(t *testing.T, name string, got *tensor.Tensor, io weights.Store) {
+	t.Helper()
+	w, err := io.Tensor(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := w.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tensor.Numel(w.Shape) != got.Numel() || (got.Rank() > 0 && !slices.Equal(got.Shape(), w.Shape)) {
+		t.Fatalf("%s: shape %v, want %v", name, got.Shape(), w.Shape)
+	}
+	g := tensor.CPU{}.ToHost(got)
+	worst := 0.0
+	for i := range g {
+		d := math.Abs(float64(g[i]) - float64(want[i]))
+		lim := 1e-4 + 1e-4*math.Abs(float64(want[i]))
+		if !(d <= lim) {
+			t.Fatalf("%s[%d] = %v, want %v (|diff| %.3g > %.3g)", name, i, g[i], want[i], d, lim)
+		}
+		worst = max(worst, d/lim)
+	}
+	t.Logf("%s: %.3f× tolerance", name, worst)
+}
+
+func TestFixtures(t *testing.T) {
+	be := tensor.CPU{}
+	for _, name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			cfg, man := readManifest(t, name)
+			m, err := Load(cfg, be, open(t, fixtureDir+name+".safetensors"), "", "visual.")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io := open(t, fixtureDir+name+"_io.safetensors")
+			text := ids(t, io, "text")
+			traced := map[string]*tensor.Tensor{}
+			embed, err := m.Encode(text, false, func(n string, x *tensor.Tensor) { traced[n] = x })
+			if err != nil {
+				t.Fatal(err)
+			}
+			allclose(t, "txt_block0_out", traced["block0_out"], io)
+			allclose(t, "text_embed", embed, io)
+			norm, err := m.EncodeText(text, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allclose(t, "text_embed_normalized", norm, io)
+			allclose(t, "logit_scale", be.FromHost([]float32{m.LogitScale()}), io)
+			allclose(t, "logit_scale_exp", m.ScaleLogits(be.FromHost([]float32{1})), io)
+
+			if len(man.LabelCheck.Prompts) == 0 {
+				return
+			}
+			per, labels, err := m.LabelEmbeddings(ids(t, io, "label_text"), len(man.LabelCheck.Prompts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			allclose(t, "label_text_embed_normalized", per, io)
+			allclose(t, "label_embed", labels, io)
+			allclose(t, "label_embed_scaled", m.ScaleLogits(labels), io)
+		})
+	}
+}
+
+// TestShortContext checks that rows shorter than the context use the leading positions: causal attention
+// makes the pooled feature independent of the positions after the end token.
+func TestShortContext(t *testing.T) {
+	cfg, _ := readManifest(t, "openclip_vit_f16")
+	be := tensor.CPU{}
+	m, err := Load(cfg, be, open(t, fixtureDir+"openclip_vit_f16.safetensors"), "", "visual.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := make([]int32, cfg.ContextLength)
+	copy(full, []int32{49406, 320, 1125, 539, 320, 1929, 269, 49407})
+	a, err := m.EncodeText([][]int32{full}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.EncodeText([][]int32{full[:8]}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := be.ToHost(a), be.ToHost(b)
+	for i := range x {
+		if math.Abs(float64(x[i]-y[i])) > 1e-5 {
+			t.Fatalf("embedding %d: %v with padding, %v without", i, x[i], y[i])
+		}
+	}
+}
+
+func TestBadIDs(t *testing.T) {
+	cfg, _ := readManifest(t, "openclip_vit_f16")
+	m, err := Load(cfg, tensor.CPU{}, open(t, fixtureDir+"openclip_vit_f16.safetensors"), "", "visual.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := make([]int32, cfg.ContextLength+1)
+	for _, tc := range []struct {
+		name string
+		ids  [][]int32
+	}{
+		{"none", nil},
+		{"empty row", [][]int32{{}}},
+		{"too long", [][]int32{long}},
+		{"ragged", [][]int32{{49406, 49407}, {49406}}},
+		{"negative id", [][]int32{{49406, -1, 49407}}},
+		{"id past vocab", [][]int32{{49406, 49408}}},
+	} {
+		if _, err := m.EncodeText(tc.ids, false); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	if _, _, err := m.LabelEmbeddings([][]int32{{49406, 49407}, {49406, 49407}, {49406, 49407}}, 2); err == nil {
+		t.Error("LabelEmbeddings split 3 rows into 2 prompts")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	cfg, _ := readManifest(t, "openclip_vit_f16")
+	st := open(t, fixtureDir+"openclip_vit_f16.safetensors")
+	ws := map[string]*weights.Tensor{}
+	for _, k := range st.Names() {
+		if !strings.HasPrefix(k, "visual.") {
+			ws[k], _ = st.Tensor(k)
+		}
+	}
+	delete(ws, "logit_scale")
+	ws["transformer.resblocks.0.attn.bias_k"] = ws["ln_final.bias"]
+	tp := *ws["text_projection"]
+	tp.Shape = []int{tp.Shape[1], tp.Shape[0]}
+	ws["text_projection"] = &tp
+	_, err := New(cfg, tensor.CPU{}, ws, "")
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("New: %v, want a *LoadError", err)
+	}
+	if !slices.Equal(le.Missing, []string{"logit_scale"}) ||
+		!slices.Equal(le.Unexpected, []string{"transformer.resblocks.0.attn.bias_k"}) ||
+		len(le.Mismatched) != 1 || !strings.HasPrefix(le.Mismatched[0], "text_projection: shape [32 16]") {
+		t.Fatalf("LoadError %+v", le)
+	}
+}
+
+// TextB16 is open_clip's ViT-B-16 text tower.
+var TextB16 = Config{ContextLength: 77, VocabSize: 49408, Width: 512, Heads: 8, Layers: 12, MLPRatio: 4,
+	OutputDim: 512, Act: tensor.QuickGELU, LayerNormEps: 1e-5}
+
+// BenchmarkTextB16 encodes 16 prompts of 77 tokens with the ViT-B/16 text tower (random weights).
+func BenchmarkTextB16(b *testing.B) {
+	m, err := NewRandom(TextB16, tensor.CPU{}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 16
+	ids := make([][]int32, batch)
+	for i := range ids {
+		ids[i] = make([]int32, 77)
+		for j := 0; j < 20; j++ {
+			ids[i][j] = int32(400 + i*j)
+		}
+		ids[i][0], ids[i][20] = 49406, 49407
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.EncodeText(ids, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "texts/s")
+}
