@@ -81,6 +81,16 @@ type coeffs struct {
 	start []int32
 	n     []int32
 	k     []int32
+
+	// The horizontal SIMD kernel's layout: source byte offsets (start*3),
+	// groups of four taps per output pixel, and per group 16 int32 weights
+	// (R, G, B, 0 for each of the four taps; zero past n). maxRead is the
+	// furthest byte past a row's start the kernel loads.
+	startB  []int32
+	nch     []int32
+	maxCh   int
+	kx      []int32
+	maxRead int
 }
 
 // newCoeffs computes the taps exactly as Pillow's precompute_coeffs and
@@ -138,7 +148,30 @@ func newCoeffs(in, out int, f Interpolation) *coeffs {
 		c.start[xx] = int32(xmin)
 		c.n[xx] = int32(xmax)
 	}
+	c.expand()
 	return c
+}
+
+func (c *coeffs) expand() {
+	out := len(c.start)
+	c.maxCh = (c.ksize + 3) / 4
+	c.startB = make([]int32, out)
+	c.nch = make([]int32, out)
+	c.kx = make([]int32, out*c.maxCh*16)
+	for xx := 0; xx < out; xx++ {
+		n := int(c.n[xx])
+		c.startB[xx] = c.start[xx] * 3
+		c.nch[xx] = int32((n + 3) / 4)
+		if c.nch[xx] == 0 {
+			c.nch[xx] = 1 // all-zero weights; keeps the kernel's loop well-formed
+		}
+		k := c.k[xx*c.ksize : xx*c.ksize+n]
+		kx := c.kx[xx*c.maxCh*16 : (xx+1)*c.maxCh*16]
+		for t, kv := range k {
+			kx[t*4], kx[t*4+1], kx[t*4+2] = kv, kv, kv
+		}
+		c.maxRead = max(c.maxRead, int(c.startB[xx])+12*int(c.nch[xx])+4)
+	}
 }
 
 type coeffKey struct {
@@ -279,6 +312,13 @@ func horizontalPass(src *RGB, c *coeffs, x0, cw, ry0, ry1 int, out []uint8, stri
 	for y := ry0; y < ry1; y++ {
 		srow := src.Pix[y*src.W*3 : (y+1)*src.W*3]
 		orow := out[(y-ry0)*stride : (y-ry0)*stride+cw*3]
+		// The kernel loads up to maxRead bytes past the row start; rows
+		// near the end of Pix take the Go loop instead.
+		if hasResizeAVX512 && cw > 0 && y*src.W*3+c.maxRead <= len(src.Pix) {
+			horizRowAVX512(&orow[0], &src.Pix[y*src.W*3], &c.startB[x0], &c.nch[x0],
+				&c.kx[x0*c.maxCh*16], c.maxCh*64, cw)
+			continue
+		}
 		for j := 0; j < cw; j++ {
 			xx := x0 + j
 			st := int(c.start[xx]) * 3
@@ -304,41 +344,57 @@ func horizontalPass(src *RGB, c *coeffs, x0, cw, ry0, ry1 int, out []uint8, stri
 // verticalPass computes output rows [y0, y0+ch) from the horizontally
 // resampled rows in mid (row r at mid[(r-ry0)*stride], rowLen bytes used).
 func verticalPass(mid []uint8, stride, ry0 int, c *coeffs, y0, ch, rowLen int, dst []uint8, dstStride int, acc []int32) {
-	const half = 1 << (precisionBits - 1)
 	ks := c.ksize
-	acc = acc[:rowLen]
 	for yy := y0; yy < y0+ch; yy++ {
-		for i := range acc {
-			acc[i] = half
-		}
 		st := int(c.start[yy]) - ry0
 		n := int(c.n[yy])
 		k := c.k[yy*ks : yy*ks+n]
-		t := 0
-		// Two taps per sweep halve the accumulator traffic; integer
-		// addition is associative, so the sum is unchanged.
-		for ; t+1 < n; t += 2 {
-			k0, k1 := k[t], k[t+1]
-			r0 := mid[(st+t)*stride : (st+t)*stride+rowLen]
-			r1 := mid[(st+t+1)*stride : (st+t+1)*stride+rowLen]
-			r1 = r1[:len(r0)]
-			a := acc[:len(r0)]
-			for i, v := range r0 {
-				a[i] += int32(v)*k0 + int32(r1[i])*k1
-			}
-		}
-		if t < n {
-			k0 := k[t]
-			r0 := mid[(st+t)*stride : (st+t)*stride+rowLen]
-			a := acc[:len(r0)]
-			for i, v := range r0 {
-				a[i] += int32(v) * k0
-			}
-		}
 		orow := dst[(yy-y0)*dstStride : (yy-y0)*dstStride+rowLen]
-		for i, v := range acc {
-			orow[i] = clip8(v)
+		from := 0
+		if hasResizeAVX512 && n > 0 && rowLen >= 16 {
+			from = rowLen &^ 15
+			vertRowAVX512(&orow[0], &mid[st*stride], stride, &k[0], n, from)
+			if from == rowLen {
+				continue
+			}
 		}
+		vertRowGo(orow[from:], mid[st*stride+from:], stride, k, rowLen-from, acc[:rowLen-from])
+	}
+}
+
+// vertRowGo is one output row of the vertical pass: row t of the window
+// starts at mid[t*stride], and rowLen values are produced.
+func vertRowGo(orow, mid []uint8, stride int, k []int32, rowLen int, acc []int32) {
+	const half = 1 << (precisionBits - 1)
+	acc = acc[:rowLen]
+	for i := range acc {
+		acc[i] = half
+	}
+	n := len(k)
+	t := 0
+	// Two taps per sweep halve the accumulator traffic; integer addition
+	// is associative, so the sum is unchanged.
+	for ; t+1 < n; t += 2 {
+		k0, k1 := k[t], k[t+1]
+		r0 := mid[t*stride : t*stride+rowLen]
+		r1 := mid[(t+1)*stride : (t+1)*stride+rowLen]
+		r1 = r1[:len(r0)]
+		a := acc[:len(r0)]
+		for i, v := range r0 {
+			a[i] += int32(v)*k0 + int32(r1[i])*k1
+		}
+	}
+	if t < n {
+		k0 := k[t]
+		r0 := mid[t*stride : t*stride+rowLen]
+		a := acc[:len(r0)]
+		for i, v := range r0 {
+			a[i] += int32(v) * k0
+		}
+	}
+	orow = orow[:rowLen]
+	for i, v := range acc {
+		orow[i] = clip8(v)
 	}
 }
 
