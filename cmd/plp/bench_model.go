@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"plp/tensor"
+	"plp/zoo"
+)
+
+// benchModelFlags are the flags of `plp bench --model`.
+var benchModelFlags = []cli.Flag{
+	&cli.StringFlag{Name: "model", Usage: "benchmark this model's forward pass: " + modelFlagUsage},
+	&cli.IntFlag{Name: "batch", Value: 16, Usage: "images or texts per forward pass"},
+	&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (default: seeded random weights)"},
+	&cli.StringFlag{Name: "tower", Value: "image", Usage: "`image` or text"},
+	&cli.IntFlag{Name: "iters", Value: 3, Usage: "timed forward passes after one warm-up pass"},
+	&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
+}
+
+func init() {
+	benchCmd.Flags = append(benchCmd.Flags, benchModelFlags...)
+	usage := benchCmd.Action
+	benchCmd.Action = func(c *cli.Context) error {
+		if c.IsSet("model") {
+			return benchModel(c)
+		}
+		return usage(c)
+	}
+}
+
+type benchModelResult struct {
+	Model       string  `json:"model"`
+	Tower       string  `json:"tower"`
+	Batch       int     `json:"batch"`
+	Iters       int     `json:"iters"`
+	Weights     string  `json:"weights"`
+	ItemsPerS   float64 `json:"items_per_s"`
+	BestPerS    float64 `json:"best_items_per_s"`
+	PeakRSSMB   float64 `json:"peak_rss_mb"`
+	Threads     int     `json:"threads"`
+	LoadSeconds float64 `json:"load_seconds"`
+}
+
+// benchModel times whole forward passes of one tower: items/s over --iters passes (after a warm-up pass)
+// and the process's peak resident memory (VmHWM).
+func benchModel(c *cli.Context) error {
+	name, batch, tower := c.String("model"), c.Int("batch"), c.String("tower")
+	if batch <= 0 {
+		return fmt.Errorf("bench: --batch %d must be positive", batch)
+	}
+	if tower != "image" && tower != "text" {
+		return fmt.Errorf("bench: --tower %q: want image or text", tower)
+	}
+	iters := max(1, c.Int("iters"))
+	spec, err := zoo.Resolve(name)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	be := tensor.CPU{}
+	t0 := time.Now()
+	var m *zoo.Model
+	wname := "random"
+	if w := c.String("weights"); w != "" {
+		m, err = zoo.LoadSpec(spec, w, be)
+		wname = w
+	} else {
+		m, err = zoo.NewRandom(spec, be, 1)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	load := time.Since(t0).Seconds()
+
+	r := rand.New(rand.NewPCG(1, 2))
+	var run func() error
+	switch tower {
+	case "image":
+		s := m.ImageSize()
+		x := make([]float32, batch*3*s*s)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		xt := be.FromHost(x, batch, 3, s, s)
+		run = func() error { _, _, err := m.EncodeImage(xt); return err }
+	case "text":
+		if !m.HasText() {
+			return fmt.Errorf("bench: %s has no text tower", m.Name())
+		}
+		cfg := m.Text().Config()
+		ids := make([][]int32, batch)
+		for i := range ids {
+			// Prompt-length texts (start, 15 word pieces, end) padded to the context, as in zero-shot labels.
+			ids[i] = make([]int32, cfg.ContextLength)
+			ids[i][0] = 49406
+			for j := 1; j <= 15 && j < cfg.ContextLength-1; j++ {
+				ids[i][j] = int32(256 + r.IntN(49000))
+			}
+			ids[i][min(16, cfg.ContextLength-1)] = 49407
+		}
+		run = func() error { _, err := m.EncodeText(ids, true); return err }
+	}
+	if err := run(); err != nil { // warm-up: page faults, buffers
+		return fmt.Errorf("bench: %w", err)
+	}
+	var total, best float64
+	for i := 0; i < iters; i++ {
+		t := time.Now()
+		if err := run(); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		d := time.Since(t).Seconds()
+		total += d
+		if best == 0 || d < best {
+			best = d
+		}
+	}
+	res := benchModelResult{
+		Model: m.Name(), Tower: tower, Batch: batch, Iters: iters, Weights: wname,
+		ItemsPerS: float64(batch*iters) / total, BestPerS: float64(batch) / best,
+		PeakRSSMB: peakRSSMB(), Threads: runtime.GOMAXPROCS(0), LoadSeconds: load,
+	}
+	if c.Bool("json") {
+		return json.NewEncoder(c.App.Writer).Encode(res)
+	}
+	unit := "images/s"
+	if tower == "text" {
+		unit = "texts/s"
+	}
+	fmt.Fprintf(c.App.Writer, "%s %s tower, batch %d, %d threads, %s weights: %.2f %s (best %.2f), peak RSS %.0f MB\n",
+		res.Model, tower, batch, res.Threads, wname, res.ItemsPerS, unit, res.BestPerS, res.PeakRSSMB)
+	return nil
+}
+
+// peakRSSMB reads the process's peak resident set size (VmHWM) from /proc; 0 where unavailable.
+func peakRSSMB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			if err != nil {
+				return 0
+			}
+			return kb / 1024
+		}
+	}
+	return 0
+}
