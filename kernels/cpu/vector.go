@@ -123,6 +123,9 @@ const (
 	invFact5 = 1.0 / 120
 	invFact4 = 1.0 / 24
 	invFact3 = 1.0 / 6
+
+	roundShift     = 0x1.8p23
+	roundShiftBits = 0x4b400000
 )
 
 // expf is the scalar twin of the vector exp in ExpSub.
@@ -134,7 +137,10 @@ func expf(t float32) float32 {
 	if t > expHi {
 		t = expHi
 	}
-	n := float32(math.RoundToEven(float64(t * log2e)))
+	// Adding 1.5·2²³ rounds to an integer, to nearest even, which the low
+	// bits of z then hold.
+	z := t*log2e + roundShift
+	n := z - roundShift
 	r := t - n*ln2Hi
 	r -= n * ln2Lo
 	p := float32(invFact7)
@@ -148,7 +154,7 @@ func expf(t float32) float32 {
 	if n != n {
 		return n
 	}
-	return scalef(p, int(n))
+	return scalef(p, int(int32(math.Float32bits(z))-roundShiftBits))
 }
 
 // scalef returns p·2ⁿ with one rounding, for 1/2 <= p < 2 and
