@@ -9,6 +9,10 @@ GLOBL resizeHalf<>(SB), RODATA|NOPTR, $4
 DATA rgbSpread<>+0(SB)/8, $0x8005040380020100
 DATA rgbSpread<>+8(SB)/8, $0x800b0a0980080706
 GLOBL rgbSpread<>(SB), RODATA|NOPTR, $16
+// Keeps bytes 0-2, 4-6, 8-10, 12-14: four R,G,B,0 pixels back to 12 bytes.
+DATA rgbPack<>+0(SB)/8, $0x0908060504020100
+DATA rgbPack<>+8(SB)/8, $0x808080800e0d0c0a
+GLOBL rgbPack<>(SB), RODATA|NOPTR, $16
 
 // func vertRowAVX512(dst, src *uint8, stride int, k *int32, n, width int)
 //
@@ -112,6 +116,11 @@ done:
 // spread R,G,B,0 dwords by 16 expanded coefficients at kx + j*kstride
 // bytes (consecutive groups 64 bytes apart), sums the four pixel lanes and
 // writes the three clipped channel bytes to out+3j. nch[j] >= 1.
+//
+// Pixels go four at a time (Z0-Z3), reduced together by lane shuffles and
+// stored as one 16-byte write of which 12 bytes are output; the 4 extra
+// bytes land on the next pixel's slot, so the group path runs only while at
+// least five pixels remain.
 TEXT ·horizRowAVX512(SB), NOSPLIT, $0-56
 	MOVQ out+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -121,8 +130,108 @@ TEXT ·horizRowAVX512(SB), NOSPLIT, $0-56
 	MOVQ kstride+40(FP), R11
 	MOVQ count+48(FP), R13
 	VMOVDQU rgbSpread<>(SB), X15
-	VPBROADCASTD resizeHalf<>(SB), X14
-	VPXOR X13, X13, X13
+	VMOVDQU rgbPack<>(SB), X14
+	VPBROADCASTD resizeHalf<>(SB), Z31
+	VPXORD Z30, Z30, Z30
+
+hgroup:
+	CMPQ R13, $5
+	JLT  hsingle
+
+	MOVLQSX 0(R8), AX
+	LEAQ (SI)(AX*1), BX
+	MOVL 0(R9), R12
+	MOVQ R10, DX
+	VPXORD Z0, Z0, Z0
+
+hg0:
+	VMOVDQU (BX), X5
+	VPSHUFB X15, X5, X5
+	VPMOVZXBD X5, Z5
+	VPMULLD (DX), Z5, Z5
+	VPADDD Z5, Z0, Z0
+	ADDQ $12, BX
+	ADDQ $64, DX
+	DECL R12
+	JNZ  hg0
+	ADDQ R11, R10
+
+	MOVLQSX 4(R8), AX
+	LEAQ (SI)(AX*1), BX
+	MOVL 4(R9), R12
+	MOVQ R10, DX
+	VPXORD Z1, Z1, Z1
+
+hg1:
+	VMOVDQU (BX), X5
+	VPSHUFB X15, X5, X5
+	VPMOVZXBD X5, Z5
+	VPMULLD (DX), Z5, Z5
+	VPADDD Z5, Z1, Z1
+	ADDQ $12, BX
+	ADDQ $64, DX
+	DECL R12
+	JNZ  hg1
+	ADDQ R11, R10
+
+	MOVLQSX 8(R8), AX
+	LEAQ (SI)(AX*1), BX
+	MOVL 8(R9), R12
+	MOVQ R10, DX
+	VPXORD Z2, Z2, Z2
+
+hg2:
+	VMOVDQU (BX), X5
+	VPSHUFB X15, X5, X5
+	VPMOVZXBD X5, Z5
+	VPMULLD (DX), Z5, Z5
+	VPADDD Z5, Z2, Z2
+	ADDQ $12, BX
+	ADDQ $64, DX
+	DECL R12
+	JNZ  hg2
+	ADDQ R11, R10
+
+	MOVLQSX 12(R8), AX
+	LEAQ (SI)(AX*1), BX
+	MOVL 12(R9), R12
+	MOVQ R10, DX
+	VPXORD Z3, Z3, Z3
+
+hg3:
+	VMOVDQU (BX), X5
+	VPSHUFB X15, X5, X5
+	VPMOVZXBD X5, Z5
+	VPMULLD (DX), Z5, Z5
+	VPADDD Z5, Z3, Z3
+	ADDQ $12, BX
+	ADDQ $64, DX
+	DECL R12
+	JNZ  hg3
+	ADDQ R11, R10
+
+	VSHUFI32X4 $0x44, Z1, Z0, Z6
+	VSHUFI32X4 $0xEE, Z1, Z0, Z7
+	VPADDD Z7, Z6, Z6
+	VSHUFI32X4 $0x44, Z3, Z2, Z8
+	VSHUFI32X4 $0xEE, Z3, Z2, Z9
+	VPADDD Z9, Z8, Z8
+	VSHUFI32X4 $0x88, Z8, Z6, Z10
+	VSHUFI32X4 $0xDD, Z8, Z6, Z11
+	VPADDD Z11, Z10, Z10
+	VPADDD Z31, Z10, Z10
+	VPSRAD $22, Z10, Z10
+	VPMAXSD Z30, Z10, Z10
+	VPMOVUSDB Z10, X10
+	VPSHUFB X14, X10, X10
+	VMOVDQU X10, (DI)
+	ADDQ $12, DI
+	ADDQ $16, R8
+	ADDQ $16, R9
+	SUBQ $4, R13
+	JMP  hgroup
+
+hsingle:
 	TESTQ R13, R13
 	JEQ  hdone
 
@@ -148,9 +257,9 @@ hchunk:
 	VPADDD Y1, Y0, Y0
 	VEXTRACTI128 $1, Y0, X1
 	VPADDD X1, X0, X0
-	VPADDD X14, X0, X0
+	VPADDD X31, X0, X0
 	VPSRAD $22, X0, X0
-	VPMAXSD X13, X0, X0
+	VPMAXSD X30, X0, X0
 	VPMOVUSDB X0, X0
 	VMOVD X0, AX
 	MOVW AX, (DI)
