@@ -6,80 +6,57 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"plp/weights"
 )
 
-// tensorFile is a minimal safetensors reader for the reference files in testdata.
+// tensorFile reads reference tensors from a safetensors file in testdata.
 type tensorFile struct {
-	t       *testing.T
-	name    string
-	header  map[string]json.RawMessage
-	payload []byte
-}
-
-type tensorEntry struct {
-	DType   string   `json:"dtype"`
-	Shape   []int    `json:"shape"`
-	Offsets [2]int64 `json:"data_offsets"`
+	t  *testing.T
+	st *weights.Safetensors
 }
 
 func openTensors(t *testing.T, name string) *tensorFile {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	st, err := weights.OpenSafetensors(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) < 8 {
-		t.Fatalf("%s: too short", name)
-	}
-	n := binary.LittleEndian.Uint64(b)
-	if n > uint64(len(b)-8) {
-		t.Fatalf("%s: header length %d", name, n)
-	}
-	f := &tensorFile{t: t, name: name, payload: b[8+n:]}
-	if err := json.Unmarshal(b[8:8+n], &f.header); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return f
+	t.Cleanup(func() { st.Close() })
+	return &tensorFile{t: t, st: st}
 }
 
-func (f *tensorFile) entry(name, dtype string) (tensorEntry, []byte) {
-	f.t.Helper()
-	raw, ok := f.header[name]
-	if !ok {
-		f.t.Fatalf("%s: no tensor %q", f.name, name)
-	}
-	var e tensorEntry
-	if err := json.Unmarshal(raw, &e); err != nil {
-		f.t.Fatalf("%s: %q: %v", f.name, name, err)
-	}
-	if e.DType != dtype {
-		f.t.Fatalf("%s: %q is %s, want %s", f.name, name, e.DType, dtype)
-	}
-	return e, f.payload[e.Offsets[0]:e.Offsets[1]]
+// has reports whether the file holds a tensor of that name.
+func (f *tensorFile) has(name string) bool {
+	return slices.Contains(f.st.Names(), name)
 }
 
-// shape returns the shape of a tensor.
-func (f *tensorFile) shape(name string) []int {
+func (f *tensorFile) tensor(name string, dtype weights.DType) *weights.Tensor {
 	f.t.Helper()
-	var e tensorEntry
-	if err := json.Unmarshal(f.header[name], &e); err != nil {
-		f.t.Fatalf("%s: %q: %v", f.name, name, err)
+	x, err := f.st.Tensor(name)
+	if err != nil {
+		f.t.Fatal(err)
 	}
-	return e.Shape
+	if x.DType != dtype {
+		f.t.Fatalf("%q is %s, want %s", name, x.DType, dtype)
+	}
+	return x
 }
 
 func (f *tensorFile) f32(name string) []float32 {
-	_, b := f.entry(name, "F32")
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	f.t.Helper()
+	v, err := f.tensor(name, weights.F32).Float32()
+	if err != nil {
+		f.t.Fatal(err)
 	}
-	return out
+	return slices.Clone(v) // the reader may alias the mapped file
 }
 
 func (f *tensorFile) f64(name string) []float64 {
-	_, b := f.entry(name, "F64")
+	f.t.Helper()
+	b := f.tensor(name, weights.F64).Data
 	out := make([]float64, len(b)/8)
 	for i := range out {
 		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
@@ -88,12 +65,12 @@ func (f *tensorFile) f64(name string) []float64 {
 }
 
 func (f *tensorFile) i64(name string) []int64 {
-	_, b := f.entry(name, "I64")
-	out := make([]int64, len(b)/8)
-	for i := range out {
-		out[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+	f.t.Helper()
+	v, err := f.tensor(name, weights.I64).Int64()
+	if err != nil {
+		f.t.Fatal(err)
 	}
-	return out
+	return v
 }
 
 // referenceMetrics is metrics.json: metrics[path/method][ood set] = {auroc, fpr95} in percent.

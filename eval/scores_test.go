@@ -79,7 +79,7 @@ func TestLogitScores(t *testing.T) {
 		}
 		for _, m := range methods {
 			key := path + "/" + m.key
-			if _, ok := ref.header[key+"/id"]; !ok {
+			if !ref.has(key + "/id") {
 				continue
 			}
 			t.Run(key, func(t *testing.T) {
