@@ -56,6 +56,10 @@ type Image struct {
 	Pix           []uint8
 }
 
+// maxScans bounds the number of scans in a file; real progressive files
+// have about ten.
+const maxScans = 1000
+
 // marker codes
 const (
 	sof0  = 0xC0
@@ -175,8 +179,18 @@ func (d *Decoder) DecodeLimit(data []byte, maxPixels int64) (*Image, error) {
 	if err := d.readHeaders(data, true); err != nil {
 		return nil, err
 	}
-	if maxPixels > 0 && int64(d.width)*int64(d.height) > maxPixels {
-		return nil, &TooLargeError{Width: d.width, Height: d.height, Limit: maxPixels}
+	if maxPixels > 0 {
+		if int64(d.width)*int64(d.height) > maxPixels {
+			return nil, &TooLargeError{Width: d.width, Height: d.height, Limit: maxPixels}
+		}
+		// Planes are padded to whole MCUs, which for extreme aspect ratios
+		// and sampling factors is many times the image: bound that too.
+		for i := range d.comps {
+			c := &d.comps[i]
+			if int64(c.bw)*int64(c.bh)*64 > 2*maxPixels+1<<20 {
+				return nil, &TooLargeError{Width: d.width, Height: d.height, Limit: maxPixels}
+			}
+		}
 	}
 	if err := d.readHeaders(data, false); err != nil {
 		return nil, err
@@ -233,6 +247,7 @@ func (d *Decoder) readHeaders(data []byte, headerOnly bool) error {
 	}
 	pos := 2
 	sawScan := false
+	nscans := 0
 	for {
 		// Find the next marker, skipping fill bytes (and, like libjpeg,
 		// stray garbage between segments).
@@ -317,6 +332,11 @@ func (d *Decoder) readHeaders(data []byte, headerOnly bool) error {
 				d.allocate()
 			}
 			sawScan = true
+			// Each scan walks every block even when its data is empty, so a
+			// flood of tiny scans would cost unbounded time.
+			if nscans++; nscans > maxScans {
+				return errorf("more than %d scans", maxScans)
+			}
 			pos, err = d.decodeScan(seg, pos)
 		}
 		if err != nil {
