@@ -373,6 +373,9 @@ func (p *stParser) ints(tensor, what string, raw json.RawMessage) ([]int, error)
 	return out, nil
 }
 
+// mapFileFunc is mapFile, replaceable so that tests can exercise the read-into-memory fallback.
+var mapFileFunc = mapFile
+
 // OpenSafetensors opens and validates a safetensors file. The file is memory-mapped read-only where
 // the platform allows (falling back to reading it into memory), so opening is cheap and tensors'
 // Data alias the mapping. The file must not be truncated while it is open.
@@ -396,7 +399,7 @@ func OpenSafetensors(path string) (*Safetensors, error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("safetensors %s: file of %d bytes is too large to map", path, size)
 	}
-	b, unmap, err := mapFile(f, int(size))
+	b, unmap, err := mapFileFunc(f, int(size))
 	if err != nil {
 		if b, err = io.ReadAll(io.LimitReader(f, size)); err != nil {
 			return nil, fmt.Errorf("safetensors %s: %w", path, err)

@@ -541,3 +541,29 @@ func TestOpenSafetensorsAliases(t *testing.T) {
 }
 
 func unsafePointer(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
+
+// TestOpenSafetensorsWithoutMmap checks the fallback for platforms or file systems without mmap.
+func TestOpenSafetensorsWithoutMmap(t *testing.T) {
+	defer func(f func(*os.File, int) ([]byte, func() error, error)) { mapFileFunc = f }(mapFileFunc)
+	mapFileFunc = func(*os.File, int) ([]byte, func() error, error) { return nil, nil, errors.ErrUnsupported }
+	path := filepath.Join("testdata", "models", "timm_vit_token.safetensors")
+	s, err := OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(s.buf, raw) || s.unmap != nil {
+		t.Fatal("fallback did not read the whole file into memory")
+	}
+	tt, err := s.Tensor("norm.bias")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := tt.Float32(); err != nil || len(v) != 64 {
+		t.Errorf("norm.bias: %d values, %v", len(v), err)
+	}
+}
