@@ -206,3 +206,19 @@ func argmax(s []float32) int {
 	}
 	return k
 }
+
+// ScoreLogits computes a logit score by its Record method name: msp and energy at the temperature,
+// l1_norm and max_logit (which ignore it), and pseudo_msp, which is MSP on zero-shot logits.
+func ScoreLogits(method string, logits []float32, classes int, temperature float64) ([]float32, error) {
+	switch method {
+	case MethodMSP, MethodPseudoMSP:
+		return MSP(logits, classes, temperature)
+	case MethodEnergy:
+		return Energy(logits, classes, temperature)
+	case MethodL1Norm:
+		return L1Norm(logits, classes)
+	case MethodMaxLogit:
+		return MaxLogit(logits, classes)
+	}
+	return nil, fmt.Errorf("eval: %q is not a logit score (want msp, energy, l1_norm, max_logit or pseudo_msp)", method)
+}

@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -341,6 +342,33 @@ func TestTopK(t *testing.T) {
 		want := []float32{9, 8, 7, 7, 5, 5, 3, 2, 0, -1}[:k]
 		if fmt.Sprint(h) != fmt.Sprint(want) {
 			t.Errorf("k=%d: %v, want %v", k, h, want)
+		}
+	}
+}
+
+func TestScoreLogits(t *testing.T) {
+	in := openTensors(t, "inputs.safetensors")
+	logits := in.f32("test_logits")
+	tests := []struct {
+		method string
+		want   func() ([]float32, error)
+	}{
+		{MethodMSP, func() ([]float32, error) { return MSP(logits, classes, 2) }},
+		{MethodPseudoMSP, func() ([]float32, error) { return MSP(logits, classes, 2) }},
+		{MethodEnergy, func() ([]float32, error) { return Energy(logits, classes, 2) }},
+		{MethodL1Norm, func() ([]float32, error) { return L1Norm(logits, classes) }},
+		{MethodMaxLogit, func() ([]float32, error) { return MaxLogit(logits, classes) }},
+	}
+	for _, tc := range tests {
+		got, err := ScoreLogits(tc.method, logits, classes, 2)
+		want, _ := tc.want()
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s: %v", tc.method, err)
+		}
+	}
+	for _, bad := range []string{MethodKNN, MethodMahalanobis, "entropy"} {
+		if _, err := ScoreLogits(bad, logits, classes, 1); err == nil {
+			t.Errorf("%s: no error", bad)
 		}
 	}
 }
