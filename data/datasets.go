@@ -2,6 +2,23 @@
 // torchvision's python or binary files, ImageNet-1k and the OOD sets as
 // torchvision ImageFolders — by the paper's names under one data root, and
 // ships the CIFAR and ImageNet class names.
+//
+// Layout under the data root (--data-root or $PLP_DATA_ROOT), as in the
+// paper's loaders/datasets.py:
+//
+//	CIFAR10   cifar-10-batches-py/ (or cifar-10-batches-bin/)
+//	CIFAR100  cifar-100-python/    (or cifar-100-binary/)
+//	IN1K      ILSVRC/Data/CLS-LOC/train, ILSVRC/Data/CLS-LOC/val_structured
+//	          (or imagenet/train, imagenet/val)
+//	inat      iNaturalist/
+//	SUN       SUN/
+//	Places    Places/
+//	IN_O      imagenet-o/
+//	texture   dtd_test/
+//	NINCO     NINCO/NINCO_OOD_classes/
+//
+// Every folder dataset has one sub-folder per class; the OOD sets use the
+// same folder for the train and test splits.
 package data
 
 import (
