@@ -175,7 +175,6 @@ func (p *stParser) parse(b []byte) (*Safetensors, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.index[e.Name] = len(s.entries)
 		s.entries = append(s.entries, e)
 	}
 	// The tensors must tile the data buffer exactly, in offset order; like the reference library we
