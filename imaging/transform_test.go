@@ -361,3 +361,24 @@ func BenchmarkDecodePreprocessJPEG500x375(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+// TestPipelinesFromFiles runs decode + pipeline on image files (three PNG
+// modes and a 4:4:4 JPEG) and requires Pillow's after-crop bytes exactly.
+func TestPipelinesFromFiles(t *testing.T) {
+	for _, file := range []string{"cifar_32x32.png", "tall_7x300.png", "palette_224x224.png", "jpeg444_640x430.jpg"} {
+		img, err := DecodeFile("testdata/transform/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range TransformNames() {
+			tr, _ := TransformByName(name)
+			got, _, err := tr.Apply(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fixRGB(t, name+"/u8/"+file); !bytes.Equal(got.Pix, want.Pix) {
+				t.Errorf("%s %s: differs from Pillow", name, file)
+			}
+		}
+	}
+}
