@@ -3,7 +3,9 @@ package eval
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -33,7 +35,7 @@ type Mahalanobis struct {
 }
 
 // FitMahalanobis computes the statistics from training embeddings ([n, dim]) with integer labels in
-// [0, numClasses); numClasses <= 0 means max(label)+1. A singular covariance is an error; an
+// [0, numClasses); numClasses <= 0 accepts any non-negative label. A singular covariance is an error; an
 // ill-conditioned one is inverted anyway, as torch.inverse does.
 func FitMahalanobis(train []float32, dim int, labels []int64, numClasses int) (*Mahalanobis, error) {
 	n, err := rows(len(train), dim, "training embeddings")
@@ -46,18 +48,18 @@ func FitMahalanobis(train []float32, dim int, labels []int64, numClasses int) (*
 	if n < 2 {
 		return nil, fmt.Errorf("eval: Mahalanobis needs at least 2 training samples, got %d", n)
 	}
-	if numClasses <= 0 {
-		for _, l := range labels {
-			numClasses = max(numClasses, int(min(l, 1<<30))+1)
-		}
-	}
-	members := make([][]int, numClasses)
+	// Grouped through a map so that a huge label cannot force a huge allocation.
+	groups := map[int64][]int{}
 	for i, l := range labels {
-		if l < 0 || l >= int64(numClasses) {
+		if l < 0 {
+			return nil, fmt.Errorf("eval: label %d of sample %d is negative", l, i)
+		}
+		if numClasses > 0 && l >= int64(numClasses) {
 			return nil, fmt.Errorf("eval: label %d of sample %d is outside [0, %d)", l, i, numClasses)
 		}
-		members[l] = append(members[l], i)
+		groups[l] = append(groups[l], i)
 	}
+	classIDs := slices.Sorted(maps.Keys(groups))
 
 	m := &Mahalanobis{Dim: dim, TrainMean: make([]float64, dim)}
 	for i := 0; i < n; i++ {
@@ -74,10 +76,8 @@ func FitMahalanobis(train []float32, dim int, labels []int64, numClasses int) (*
 	classCov := make([]float64, dim*dim)
 	totalScatter := make([]float64, dim*dim)
 	scatter := make([]float64, dim*dim)
-	for c, idx := range members {
-		if len(idx) == 0 {
-			continue
-		}
+	for _, c := range classIDs {
+		idx := groups[c]
 		mean := make([]float64, dim)
 		for _, i := range idx {
 			for j, v := range train[i*dim : (i+1)*dim] {
@@ -94,7 +94,7 @@ func FitMahalanobis(train []float32, dim int, labels []int64, numClasses int) (*
 				classCov[k] += v * inv
 				totalScatter[k] += v
 			}
-			m.Classes = append(m.Classes, c)
+			m.Classes = append(m.Classes, int(c))
 			m.ClassMeans = append(m.ClassMeans, mean...)
 		}
 		w := float64(len(idx))

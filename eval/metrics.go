@@ -1,12 +1,3 @@
-// Package eval scores samples for out-of-distribution (OOD) detection and measures how well the scores
-// separate in-distribution (ID) from OOD data, reproducing the paper's evaluation code and the
-// scikit-learn metrics it calls, rounding included.
-//
-// Sign convention: every score is "higher = more in-distribution" (MSP, energy and kNN similarity are
-// large for ID samples; Mahalanobis scores are negated distances). In the metrics ID is the positive
-// class, exactly as the paper labels cat(ones(n_id), zeros(n_ood)).
-//
-// Inputs are plain row-major float32/float64 slices; the package needs no model.
 package eval
 
 import (

@@ -258,6 +258,15 @@ func TestMahalanobisSkipsSmallClasses(t *testing.T) {
 	if fmt.Sprint(m.Classes) != "[0 2]" {
 		t.Fatalf("classes %v, want [0 2]", m.Classes)
 	}
+	// Without a class count any label is accepted; a huge one costs no memory.
+	huge := slices.Clone(labels)
+	huge[4], huge[5], huge[6] = 1<<40, 1<<40, 1<<40
+	if m, err := FitMahalanobis(x, 2, huge, 0); err != nil || fmt.Sprint(m.Classes) != fmt.Sprint([]int{0, 1 << 40}) {
+		t.Fatalf("huge labels: %v, %v", m, err)
+	}
+	if fmt.Sprint(m.Classes) != "[0 2]" {
+		t.Fatalf("classes %v, want [0 2]", m.Classes)
+	}
 	// Class 0 holds (0,0), (1,0), (0,1), (3,1): mean (1, 0.5).
 	if m.ClassMeans[0] != 1 || m.ClassMeans[1] != 0.5 {
 		t.Errorf("class 0 mean %v, want [1 0.5]", m.ClassMeans[:2])
