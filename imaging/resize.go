@@ -207,9 +207,13 @@ func cachedCoeffs(in, out int, f Interpolation) *coeffs {
 	return c
 }
 
-// maxDim bounds every image side the resampler accepts; it keeps the
-// coefficient tables and intermediate buffers to sane sizes.
-const maxDim = 1 << 16
+// maxDim bounds every output side and maxInputDim every input side the
+// resampler accepts; they keep coefficient tables and intermediate buffers
+// to sane sizes (the decoder bounds the pixel count separately).
+const (
+	maxDim      = 1 << 16
+	maxInputDim = 1 << 18
+)
 
 // Resize returns img resampled to w×h exactly as Pillow 9.4's
 // Image.resize((w, h), BICUBIC or BILINEAR) does for 8-bit RGB: a horizontal
@@ -229,7 +233,7 @@ func checkResize(img *RGB, w, h int, f Interpolation) error {
 	if img == nil {
 		return fmt.Errorf("imaging: resize of a nil image")
 	}
-	if img.W <= 0 || img.H <= 0 || img.W > maxDim || img.H > maxDim || len(img.Pix) != img.W*img.H*3 {
+	if img.W <= 0 || img.H <= 0 || img.W > maxInputDim || img.H > maxInputDim || len(img.Pix) != img.W*img.H*3 {
 		return fmt.Errorf("imaging: cannot resize a %dx%d image holding %d bytes", img.W, img.H, len(img.Pix))
 	}
 	if w <= 0 || h <= 0 || w > maxDim || h > maxDim {

@@ -186,7 +186,7 @@ func (t Transform) check(img *RGB) (rw, rh, ow, oh int, err error) {
 	if t.Resize <= 0 || t.Resize > maxDim || t.Crop < 0 || t.Crop > maxDim {
 		return 0, 0, 0, 0, fmt.Errorf("imaging: transform %q: invalid sizes resize=%d crop=%d", t.Name, t.Resize, t.Crop)
 	}
-	if img == nil || img.W <= 0 || img.H <= 0 || img.W > maxDim || img.H > maxDim || len(img.Pix) != img.W*img.H*3 {
+	if img == nil || img.W <= 0 || img.H <= 0 || img.W > maxInputDim || img.H > maxInputDim || len(img.Pix) != img.W*img.H*3 {
 		if img == nil {
 			return 0, 0, 0, 0, fmt.Errorf("imaging: transform %q: nil image", t.Name)
 		}

@@ -271,6 +271,7 @@ func TestBadInput(t *testing.T) {
 		{W: 2, H: 2, Pix: make([]uint8, 5)},
 		{W: -1, H: -1, Pix: make([]uint8, 3)},
 		{W: 1 << 20, H: 1, Pix: nil},
+		{W: 1 << 19, H: 1, Pix: make([]uint8, 3<<19)}, // wider than maxInputDim
 	}
 	for i, img := range bad {
 		if _, _, err := tr.Apply(img); err == nil {
