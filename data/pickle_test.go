@@ -94,3 +94,25 @@ func FuzzCIFARPickle(f *testing.F) {
 		}
 	})
 }
+
+// TestPickleRealFileOpcodes covers what the full-size CIFAR files use beyond
+// the small fixtures: LONG_BINPUT, BINGET/LONG_BINGET and a list filled by
+// several MARK ... APPENDS batches.
+func TestPickleRealFileOpcodes(t *testing.T) {
+	p := "\x80\x02}q\x00(U\x06labelsr\x00\x01\x00\x00](K\x01K\x02e(K\x03eU\x04nameq\x01h\x01U\x05otherj\x00\x01\x00\x00u."
+	v, err := unpickle([]byte(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v.(*pyDict)
+	labels, err := d.ints("labels")
+	if err != nil || len(labels) != 3 || labels[0] != 1 || labels[2] != 3 {
+		t.Fatalf("labels %v, %v", labels, err)
+	}
+	if d.m["name"] != "name" {
+		t.Errorf("BINGET gave %v", d.m["name"])
+	}
+	if d.m["other"] != "labels" {
+		t.Errorf("LONG_BINGET gave %v", d.m["other"])
+	}
+}
