@@ -1,5 +1,7 @@
 package jpeg
 
+import "encoding/binary"
+
 // lutBits is the width of the Huffman lookahead: codes up to this length
 // (almost all symbols of real images) decode with one table read.
 const lutBits = 9
@@ -88,6 +90,20 @@ func (br *bitReader) reset(data []byte, pos int) {
 // fill tops acc up to at least 57 valid bits.
 func (br *bitReader) fill() {
 	data, pos := br.data, br.pos
+	// Fast path: the next 8 bytes hold no 0xFF, so whole bytes can be
+	// taken without unstuffing.
+	if br.n <= 56 && pos+8 <= len(data) && br.fake == 0 {
+		v := binary.BigEndian.Uint64(data[pos:])
+		// A byte of v is 0xFF iff the same byte of ^v is zero.
+		x := ^v
+		if (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
+			k := (64 - br.n) / 8 // whole bytes that fit
+			br.acc |= v >> (64 - 8*k) << (64 - 8*k - br.n)
+			br.n += 8 * k
+			br.pos = pos + int(k)
+			return
+		}
+	}
 	for br.n <= 56 {
 		if pos >= len(data) {
 			br.eof = true

@@ -134,6 +134,10 @@ func idct(in *[64]int32, dst []uint8, stride int) {
 			out[4], out[5], out[6], out[7] = v, v, v, v
 			continue
 		}
+		if w[4] == 0 && w[5] == 0 && w[6] == 0 && w[7] == 0 {
+			idctRowLow(w, out)
+			continue
+		}
 		z2 := int64(w[2])
 		z3 := int64(w[6])
 		z1 := (z2 + z3) * fix0_541196100
@@ -187,4 +191,43 @@ func idct(in *[64]int32, dst []uint8, stride int) {
 		out[3] = rangeLimit[((tmp13+tmp0+rnd)>>sh)&1023]
 		out[4] = rangeLimit[((tmp13-tmp0+rnd)>>sh)&1023]
 	}
+}
+
+// idctRowLow is pass 2 for a row whose entries 4..7 are zero: the same
+// arithmetic as the full row with the zero products left out, so the
+// result is identical.
+func idctRowLow(w *[8]int32, out *[8]uint8) {
+	z2 := int64(w[2])
+	z1 := z2 * fix0_541196100
+	tmp2 := z1
+	tmp3 := z1 + z2*fix0_765366865
+
+	tmp0 := int64(w[0]) << constBits
+	tmp10 := tmp0 + tmp3
+	tmp13 := tmp0 - tmp3
+	tmp11 := tmp0 + tmp2
+	tmp12 := tmp0 - tmp2
+
+	w3, w1 := int64(w[3]), int64(w[1])
+	z5 := (w3 + w1) * fix1_175875602
+	z1 = w1 * -fix0_899976223
+	z2 = w3 * -fix2_562915447
+	z3 := w3*-fix1_961570560 + z5
+	z4 := w1*-fix0_390180644 + z5
+
+	o0 := z1 + z3
+	o1 := z2 + z4
+	o2 := w3*fix3_072711026 + z2 + z3
+	o3 := w1*fix1_501321110 + z1 + z4
+
+	const sh = constBits + pass1Bits + 3
+	const rnd = 1 << (sh - 1)
+	out[0] = rangeLimit[((tmp10+o3+rnd)>>sh)&1023]
+	out[7] = rangeLimit[((tmp10-o3+rnd)>>sh)&1023]
+	out[1] = rangeLimit[((tmp11+o2+rnd)>>sh)&1023]
+	out[6] = rangeLimit[((tmp11-o2+rnd)>>sh)&1023]
+	out[2] = rangeLimit[((tmp12+o1+rnd)>>sh)&1023]
+	out[5] = rangeLimit[((tmp12-o1+rnd)>>sh)&1023]
+	out[3] = rangeLimit[((tmp13+o0+rnd)>>sh)&1023]
+	out[4] = rangeLimit[((tmp13-o0+rnd)>>sh)&1023]
 }
