@@ -19,7 +19,7 @@ var (
 )
 
 var avx512Kernel = &microKernel{
-	name: "avx512", mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 4096,
+	name: "avx512", mr: 14, nr: 32, mc: 14 * 8, kc: 256, nc: 4096,
 	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512,
 }
 

@@ -137,7 +137,7 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 		})
 		return
 	}
-	gemm(kern, min(t, mTiles), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(kern, min(t, (m+kern.mc-1)/kern.mc), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // parallel runs f(0), …, f(t-1) concurrently, f(0) on the calling goroutine.
@@ -192,9 +192,11 @@ func getBuffers(kern *microKernel) *packBuffers {
 }
 
 // gemm is the BLIS loop nest on t goroutines. For each kc×nc panel of B,
-// the goroutines pack a share of its micro-panels into one buffer, then
-// each sweeps its own band of C rows: it packs mc×kc blocks of A into its
-// own buffer and runs the micro-kernel over the mr×nr tiles.
+// the goroutines pack its micro-panels into one shared buffer, then sweep
+// C in bands of mc rows: each packs the mc×kc block of A for its band into
+// its own buffer and runs the micro-kernel over the band's mr×nr tiles.
+// Work is handed out by atomic counters rather than split evenly up front,
+// so a goroutine that loses its core for a while delays the others little.
 func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	bufs := make([]*packBuffers, t)
 	for w := range bufs {
@@ -207,15 +209,22 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 	}()
 	mr, nr := kern.mr, kern.nr
 	bpack := bufs[0].b
-	band := ((m+mr-1)/mr + t - 1) / t * mr
+	bands := (m + kern.mc - 1) / kern.mc
 	for jc := 0; jc < n; jc += kern.nc {
 		nc := min(kern.nc, n-jc)
 		panels := (nc + nr - 1) / nr
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
+			const panelsPerGrab = 4
+			var nextPanel, nextBand atomic.Int64
 			parallel(t, func(w int) {
-				q0, q1 := panels*w/t, panels*(w+1)/t
-				packB(kern, bpack, transB, b, ldb, pc, kc, jc, nc, q0, q1)
+				for {
+					q := int(nextPanel.Add(panelsPerGrab)) - panelsPerGrab
+					if q >= panels {
+						return
+					}
+					packB(kern, bpack, transB, b, ldb, pc, kc, jc, nc, q, min(q+panelsPerGrab, panels))
+				}
 			})
 			bet := beta
 			if pc > 0 {
@@ -224,8 +233,13 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 			parallel(t, func(w int) {
 				buf := bufs[w]
 				tile := buf.tile[:mr*nr]
-				for ic := w * band; ic < min((w+1)*band, m); ic += kern.mc {
-					mc := min(kern.mc, m-ic, (w+1)*band-ic)
+				for {
+					band := int(nextBand.Add(1)) - 1
+					if band >= bands {
+						return
+					}
+					ic := band * kern.mc
+					mc := min(kern.mc, m-ic)
 					packA(kern, buf.a, transA, a, lda, ic, mc, pc, kc)
 					for jr := 0; jr < nc; jr += nr {
 						nrr := min(nr, nc-jr)
