@@ -62,53 +62,92 @@ func (m *KNN) Scores(x []float32, ks []int) ([][]float32, error) {
 	for j := range out {
 		out[j] = make([]float32, rowsX)
 	}
-	// Similarities are produced a block of test rows at a time (about 64 MiB), each block one large
-	// GEMM, then the top-k selection of the block's rows runs in parallel.
-	block := max(1, min(512, (16<<20)/m.n))
-	sim := make([]float32, min(block, rowsX)*m.n)
-	workers := runtime.GOMAXPROCS(0)
-	heaps := make([][]float32, workers)
-	for w := range heaps {
-		heaps[w] = make([]float32, kmax)
+	// Tiles of up to 512 test rows × 16384 training rows (32 MiB of similarities) keep memory bounded
+	// for any training set and make each GEMM large enough to amortise its packing; every test row
+	// keeps a running top-k heap across the training tiles, updated in parallel.
+	rowTile, colTile := knnTile[0], knnTile[1]
+	sim := make([]float32, min(rowTile, rowsX)*min(colTile, m.n))
+	heaps := make([]topHeap, min(rowTile, rowsX))
+	for i := range heaps {
+		heaps[i].v = make([]float32, 0, kmax)
 	}
-	for lo := 0; lo < rowsX; lo += block {
-		b := min(block, rowsX-lo)
-		cpu.Sgemm(false, true, b, m.n, m.dim, 1, q[lo*m.dim:], m.dim, m.train, m.dim, 0, sim, m.n)
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				h := heaps[w]
-				for i := w; i < b; i += workers {
-					topK(h, sim[i*m.n:(i+1)*m.n])
-					for j, k := range ks {
-						s := 0.0
-						for _, v := range h[:k] {
-							s += float64(float32(math.Exp(float64(v))))
-						}
-						out[j][lo+i] = float32(s / float64(k))
-					}
-				}
-			}(w)
+	workers := runtime.GOMAXPROCS(0)
+	for lo := 0; lo < rowsX; lo += rowTile {
+		b := min(rowTile, rowsX-lo)
+		for i := range heaps[:b] {
+			heaps[i].v = heaps[i].v[:0]
 		}
-		wg.Wait()
+		for c0 := 0; c0 < m.n; c0 += colTile {
+			nc := min(colTile, m.n-c0)
+			cpu.Sgemm(false, true, b, nc, m.dim, 1, q[lo*m.dim:], m.dim, m.train[c0*m.dim:], m.dim, 0, sim, nc)
+			parallel(workers, b, func(i int) {
+				h := &heaps[i]
+				for _, v := range sim[i*nc : (i+1)*nc] {
+					h.push(v)
+				}
+			})
+		}
+		parallel(workers, b, func(i int) {
+			top := heaps[i].v
+			slices.Sort(top)
+			slices.Reverse(top)
+			for j, k := range ks {
+				s := 0.0
+				for _, v := range top[:k] {
+					s += float64(float32(math.Exp(float64(v))))
+				}
+				out[j][lo+i] = float32(s / float64(k))
+			}
+		})
 	}
 	return out, nil
 }
 
+// knnTile is the test-rows × training-rows tile of KNN.Scores (a variable so tests can shrink it).
+var knnTile = [2]int{512, 16384}
+
+// parallel runs f(0..n-1) on up to workers goroutines, indices interleaved.
+func parallel(workers, n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+// topHeap keeps the cap(v) largest values pushed so far, as a min-heap.
+type topHeap struct{ v []float32 }
+
+func (h *topHeap) push(x float32) {
+	if len(h.v) < cap(h.v) {
+		h.v = append(h.v, x)
+		for i := len(h.v) - 1; i > 0; { // sift up
+			p := (i - 1) / 2
+			if h.v[p] <= h.v[i] {
+				break
+			}
+			h.v[p], h.v[i] = h.v[i], h.v[p]
+			i = p
+		}
+		return
+	}
+	if x > h.v[0] {
+		h.v[0] = x
+		siftDown(h.v, 0)
+	}
+}
+
 // topK fills h with the len(h) largest values of s, in decreasing order.
 func topK(h, s []float32) {
-	k := len(h)
-	copy(h, s[:k])
-	for i := k/2 - 1; i >= 0; i-- {
-		siftDown(h, i)
-	}
-	for _, v := range s[k:] {
-		if v > h[0] {
-			h[0] = v
-			siftDown(h, 0)
-		}
+	t := topHeap{v: h[:0]}
+	for _, v := range s {
+		t.push(v)
 	}
 	slices.Sort(h)
 	slices.Reverse(h)

@@ -342,6 +342,33 @@ func TestKNNScores(t *testing.T) {
 	}
 }
 
+// TestKNNTiles checks that tiling the similarity matrix (test rows × training rows) does not change
+// the scores.
+func TestKNNTiles(t *testing.T) {
+	in := openTensors(t, "inputs.safetensors")
+	knn, err := NewKNN(in.f32("train_x"), 48)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := in.f32("near_x")
+	ks := []int{1, 7, 20}
+	want, err := knn.Scores(x, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(old [2]int) { knnTile = old }(knnTile)
+	for _, tile := range [][2]int{{7, 100}, {1, 3000}, {800, 13}} {
+		knnTile = tile
+		got, err := knn.Scores(x, ks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range ks {
+			checkScores(t, fmt.Sprintf("tile %v k=%d", tile, ks[j]), got[j], want[j], 1e-7, 0)
+		}
+	}
+}
+
 // TestTopK compares the heap selection with a full sort.
 func TestTopK(t *testing.T) {
 	s := []float32{3, -1, 7, 7, 2, 9, 0, 5, 5, 8}
