@@ -15,6 +15,7 @@ unit:
 # Each fuzz target runs briefly; `go test -fuzz` takes one target per call.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSafetensors$$' -fuzztime $(FUZZTIME) ./weights
+	$(GO) test -run '^$$' -fuzz '^FuzzPickle$$' -fuzztime $(FUZZTIME) ./weights
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./kernels/... ./tensor/...

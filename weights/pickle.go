@@ -21,7 +21,7 @@ import (
 
 // Limits that keep hostile pickles bounded; checkpoints stay far below them.
 const (
-	maxPickleStack = 1 << 16 // values on the stack, marks included
+	maxPickleStack = 1 << 14 // values on the stack
 	maxPickleMarks = 1 << 12 // open MARKs
 	maxNestDepth   = 1000    // container nesting seen by walkers
 )

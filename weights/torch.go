@@ -131,12 +131,15 @@ func parseTorch(data []byte, opt TorchOptions) (*TorchCheckpoint, error) {
 		return nil, errors.New("not a PyTorch checkpoint (neither a zip archive nor a pickle)")
 	}
 	c := &TorchCheckpoint{format: format, tensors: map[string]*tensorView{}, values: map[string]any{}}
-	c.maxGather = max(16*int64(len(data)), 256<<20)
+	c.maxGather = 64*int64(len(data)) + 16<<20
 	sep := "/"
 	if scriptSep {
 		sep = "."
 	}
-	all, err := walkTensors(root, sep, c.values)
+	// Visiting a node costs at least a byte of pickle unless it is shared; the budget stops graphs
+	// that share containers exponentially.
+	budget := min(8*len(data)+1<<16, 1<<24)
+	all, err := walkTensors(root, sep, c.values, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +166,7 @@ func parseTorch(data []byte, opt TorchOptions) (*TorchCheckpoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		if picked, err = walkTensors(sub, sep, nil); err != nil {
+		if picked, err = walkTensors(sub, sep, nil, budget); err != nil {
 			return nil, err
 		}
 	}
@@ -325,7 +328,7 @@ type namedView struct {
 // walkTensors lists every tensor of the object graph under its path (keys joined with sep) in pickle
 // order, and records non-tensor leaves in values when it is not nil. It uses an explicit stack, a depth
 // limit and a node budget, so deep, cyclic or exponentially shared graphs end in an error.
-func walkTensors(root any, sep string, values map[string]any) ([]namedView, error) {
+func walkTensors(root any, sep string, values map[string]any, budget int) ([]namedView, error) {
 	type item struct {
 		v     any
 		path  string
@@ -333,7 +336,6 @@ func walkTensors(root any, sep string, values map[string]any) ([]namedView, erro
 	}
 	var out []namedView
 	stack := []item{{v: root}}
-	budget := 1 << 22
 	join := func(p, k string) string {
 		if p == "" {
 			return k
