@@ -31,10 +31,17 @@ func BenchmarkSgemm(b *testing.B) {
 				// x·Wᵀ, as a linear layer calls it.
 				sgemm(kern, false, true, s.m, s.n, s.k, 1, a, s.k, w, s.k, 0, c, s.n)
 				b.ResetTimer()
+				cpu0 := processCPUTime()
 				for i := 0; i < b.N; i++ {
 					sgemm(kern, false, true, s.m, s.n, s.k, 1, a, s.k, w, s.k, 0, c, s.n)
 				}
-				b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				// Per core-second of CPU time: comparable across runs even
+				// when other jobs take cores away.
+				if cpu := processCPUTime() - cpu0; cpu > 0 {
+					b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+				}
 			})
 		}
 	}

@@ -1,0 +1,7 @@
+//go:build !linux && !darwin
+
+package cpu
+
+import "time"
+
+func processCPUTime() time.Duration { return 0 }
