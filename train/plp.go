@@ -96,4 +96,3 @@ func ZeroShotLogits(m *zoo.Model, x []float32, d int, labelEmbeds []float32, emb
 	}
 	return eval.ZeroShotLogits(x, d, proj, embed, labelEmbeds, 1)
 }
-
