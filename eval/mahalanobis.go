@@ -48,6 +48,9 @@ func FitMahalanobis(train []float32, dim int, labels []int64, numClasses int) (*
 	if n < 2 {
 		return nil, fmt.Errorf("eval: Mahalanobis needs at least 2 training samples, got %d", n)
 	}
+	if err := finite(train, dim, "training embedding"); err != nil {
+		return nil, err
+	}
 	// Grouped through a map so that a huge label cannot force a huge allocation.
 	groups := map[int64][]int{}
 	for i, l := range labels {
@@ -205,6 +208,9 @@ func symmetrised(a []float64, d int) blas64.General {
 func (m *Mahalanobis) Scores(x []float32) (maha, relative []float64, err error) {
 	n, err := rows(len(x), m.Dim, "embeddings")
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := finite(x, m.Dim, "embedding"); err != nil {
 		return nil, nil, err
 	}
 	d, k := m.Dim, len(m.Classes)

@@ -289,6 +289,7 @@ func TestMahalanobisErrors(t *testing.T) {
 		{"one sample", x[:2], 2, []int64{0}, 1},
 		{"no class with two samples", x, 2, []int64{0, 1, 2}, 3},
 		{"singular covariance", []float32{1, 1, 2, 2, 3, 3}, 2, []int64{0, 0, 0}, 1},
+		{"NaN", []float32{1, 2, 3, float32(math.NaN()), 5, 6}, 2, []int64{0, 0, 0}, 1},
 	}
 	for _, tc := range tests {
 		if _, err := FitMahalanobis(tc.x, tc.dim, tc.labels, tc.nc); err == nil {
@@ -301,6 +302,9 @@ func TestMahalanobisErrors(t *testing.T) {
 	}
 	if _, _, err := m.Scores([]float32{1, 2, 3}); err == nil {
 		t.Error("ragged test rows: no error")
+	}
+	if _, _, err := m.Scores([]float32{1, float32(math.Inf(1))}); err == nil {
+		t.Error("infinite test value: no error")
 	}
 }
 
