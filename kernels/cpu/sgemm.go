@@ -60,7 +60,8 @@ func Features() string { return kernel.name }
 // If transA is false A is stored m×k, else k×m; in both cases consecutive
 // rows of the stored matrix are lda elements apart. B is stored k×n, or n×k
 // when transB, with row stride ldb. C is m×n with row stride ldc. When beta
-// is 0 the old contents of C are ignored, NaNs included.
+// is 0 the old contents of C are ignored, NaNs included; when alpha is 0,
+// A and B are not read.
 //
 // Sgemm panics if a stride is shorter than its stored row or a slice is too
 // short for the matrix it holds.
@@ -117,12 +118,11 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 	if 2*m*n*k < minParallelFlops {
 		t = 1
 	}
-	mTiles := (m + kern.mr - 1) / kern.mr
+	bands := (m + kern.mc - 1) / kern.mc
 	nTiles := (n + kern.nr - 1) / kern.nr
-	if t > 1 && mTiles < 2*t && nTiles > mTiles {
-		// Too few rows to share out: give each goroutine a slab of
+	if t > 1 && bands < 2*t && nTiles >= 2*t {
+		// Too few row bands to share out: give each goroutine a slab of
 		// columns and let it pack its own panels.
-		t = min(t, nTiles)
 		per := (nTiles + t - 1) / t
 		parallel(t, func(w int) {
 			j0, j1 := min(w*per*kern.nr, n), min((w+1)*per*kern.nr, n)
@@ -137,7 +137,7 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 		})
 		return
 	}
-	gemm(kern, min(t, (m+kern.mc-1)/kern.mc), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(kern, min(t, bands), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // parallel runs f(0), …, f(t-1) concurrently, f(0) on the calling goroutine.
