@@ -4,7 +4,7 @@ import "encoding/binary"
 
 // lutBits is the width of the Huffman lookahead: codes up to this length
 // (almost all symbols of real images) decode with one table read.
-const lutBits = 9
+const lutBits = 10
 
 // huffTable is one Huffman table in the form the decoder reads it.
 type huffTable struct {
@@ -151,6 +151,11 @@ func (br *bitReader) decodeHuff(t *huffTable) (uint8, bool) {
 		br.n -= l
 		return uint8(e), true
 	}
+	return br.decodeHuffSlow(t)
+}
+
+// decodeHuffSlow decodes a code longer than lutBits.
+func (br *bitReader) decodeHuffSlow(t *huffTable) (uint8, bool) {
 	for l := uint(lutBits + 1); l <= 16; l++ {
 		code := int32(br.acc >> (64 - l))
 		if code <= t.maxCode[l] {

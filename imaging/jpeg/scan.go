@@ -197,9 +197,17 @@ func (d *Decoder) decodeBlockBaseline(c *component, blk *[64]int32, bx, by int) 
 			last = k
 			continue
 		}
-		sym, ok := br.decodeHuff(acT)
-		if !ok {
-			return errorf("bad Huffman code")
+		var sym uint8
+		if e := acT.lut[br.acc>>(64-lutBits)]; e != 0 {
+			l := uint(e >> 8)
+			br.acc <<= l
+			br.n -= l
+			sym = uint8(e)
+		} else {
+			var ok bool
+			if sym, ok = br.decodeHuffSlow(acT); !ok {
+				return errorf("bad Huffman code")
+			}
 		}
 		r, s := int(sym>>4), sym&15
 		if s == 0 {
