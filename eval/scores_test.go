@@ -1,8 +1,11 @@
 package eval
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -373,15 +376,102 @@ func TestKNNTiles(t *testing.T) {
 	}
 }
 
-// TestTopK compares the heap selection with a full sort.
-func TestTopK(t *testing.T) {
+// TestTopHeap compares the heap selection with a full sort; among equal values the lower index wins.
+func TestTopHeap(t *testing.T) {
 	s := []float32{3, -1, 7, 7, 2, 9, 0, 5, 5, 8}
+	wantV := []float32{9, 8, 7, 7, 5, 5, 3, 2, 0, -1}
+	wantI := []int{5, 9, 2, 3, 7, 8, 0, 4, 6, 1}
 	for k := 1; k <= len(s); k++ {
-		h := make([]float32, k)
-		topK(h, s)
-		want := []float32{9, 8, 7, 7, 5, 5, 3, 2, 0, -1}[:k]
-		if fmt.Sprint(h) != fmt.Sprint(want) {
-			t.Errorf("k=%d: %v, want %v", k, h, want)
+		h := topHeap{v: make([]float32, 0, k), idx: make([]int, 0, k)}
+		for i, v := range s {
+			h.push(v, i)
+		}
+		h.sort()
+		if !slices.Equal(h.v, wantV[:k]) || !slices.Equal(h.idx, wantI[:k]) {
+			t.Errorf("k=%d: %v %v, want %v %v", k, h.v, h.idx, wantV[:k], wantI[:k])
+		}
+	}
+}
+
+// TestKNNClassifier checks the kNN classifier (k=20, T=0.02) against the reference: class votes to
+// 3e-5 relative (exp(cos/0.02) magnifies the few-ulp differences of float32 similarities 50-fold), the
+// top-5 ranking and the top-1/top-5 accuracies exactly.
+func TestKNNClassifier(t *testing.T) {
+	in := openTensors(t, "inputs.safetensors")
+	ref := openTensors(t, "scores.safetensors")
+	knn, err := NewKNN(in.f32("train_x"), 48)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainY, testY := in.i64("train_y"), in.i64("test_y")
+	votes, err := knn.Votes(in.f32("test_x"), trainY, classes, 20, 0.02)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkScores(t, "votes", votes, ref.f32("knn_votes"), 3e-5, 1e-30)
+	top5 := ref.i64("knn_top5_pred")
+	for i := range testY {
+		row := votes[i*classes : (i+1)*classes]
+		order := []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+		slices.SortStableFunc(order, func(a, b int64) int {
+			switch {
+			case row[a] > row[b]:
+				return -1
+			case row[a] < row[b]:
+				return 1
+			}
+			return 0
+		})
+		if !slices.Equal(order[:5], top5[i*5:(i+1)*5]) {
+			t.Fatalf("row %d: top-5 %v, want %v (votes %v)", i, order[:5], top5[i*5:(i+1)*5], row)
+		}
+	}
+	var want struct {
+		Metrics struct {
+			KNN struct{ Top1, Top5 float64 } `json:"knn_classifier"`
+		} `json:"metrics"`
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	top1, err1 := TopKAccuracy(votes, classes, testY, 1)
+	top5acc, err5 := TopKAccuracy(votes, classes, testY, 5)
+	if err1 != nil || err5 != nil || top1 != want.Metrics.KNN.Top1 || top5acc != want.Metrics.KNN.Top5 {
+		t.Errorf("top-1/top-5 %v/%v (%v %v), want %v/%v", top1, top5acc, err1, err5, want.Metrics.KNN.Top1, want.Metrics.KNN.Top5)
+	}
+
+	for _, bad := range []func() error{
+		func() error { _, err := knn.Votes(in.f32("test_x"), trainY[:10], classes, 20, 0.02); return err },
+		func() error { _, err := knn.Votes(in.f32("test_x"), trainY, 5, 20, 0.02); return err },
+		func() error { _, err := knn.Votes(in.f32("test_x"), trainY, classes, 0, 0.02); return err },
+		func() error { _, err := knn.Votes(in.f32("test_x"), trainY, classes, 20, 0); return err },
+		func() error { _, err := TopKAccuracy(votes, classes, testY[:3], 1); return err },
+		func() error { _, err := TopKAccuracy(votes, classes, testY, 0); return err },
+	} {
+		if bad() == nil {
+			t.Error("bad classifier input: no error")
+		}
+	}
+}
+
+// TestTopKAccuracyTies checks the tie rule: equal scores rank by class index.
+func TestTopKAccuracyTies(t *testing.T) {
+	scores := []float32{0, 1, 1, 0, 2, 0, 0, 0} // two rows of four classes
+	for _, tc := range []struct {
+		labels []int64
+		k      int
+		want   float64
+	}{
+		{[]int64{1, 0}, 1, 100}, {[]int64{2, 0}, 1, 50}, {[]int64{2, 1}, 2, 100}, {[]int64{3, 3}, 3, 0}, {[]int64{3, 3}, 4, 100},
+		{[]int64{0, 7}, 4, 50}, // a label outside the classes never matches
+	} {
+		got, err := TopKAccuracy(scores, 4, tc.labels, tc.k)
+		if err != nil || got != tc.want {
+			t.Errorf("labels %v top-%d: %v (%v), want %v", tc.labels, tc.k, got, err, tc.want)
 		}
 	}
 }
