@@ -11,7 +11,7 @@
 // The pieces, in the order a run uses them:
 //   - scores: MSP, Energy, L1Norm, MaxLogit, MaxNormalized and ScoreLogits on logits; ZeroShotLogits
 //     (pseudo-MSP = MSP on them) and PseudoLabelProbs; FitMahalanobis + (*Mahalanobis).Scores; NewKNN +
-//     (*KNN).Scores;
+//     (*KNN).Scores, and the kNN classifier (*KNN).Votes with TopKAccuracy;
 //   - metrics: ROCCurve, AUROC, FPR95, AveragePrecision, Compute, Accuracy;
 //   - reports: Evaluate/EvaluateAll build Records; WriteJSON (ood_metrics.json), ReadJSON, WriteCSV,
 //     WriteMarkdown; PlotROC and PlotHistogram write PNG and SVG.

@@ -16,7 +16,8 @@ import (
 // unweighted mean of the per-class covariances and its inverse (for the Mahalanobis score), and the
 // mean and covariance of the whole training set and its inverse (for the relative score of Ren et al.).
 // Covariances are unbiased (divisor n-1) like torch.cov; classes with fewer than two training samples
-// are skipped for the class statistics, as in the paper. Matrices are row-major.
+// are skipped for the class statistics, as in the paper. Matrices are row-major. The fields report
+// the fit; changing them does not change Scores, which works from forms derived at fit time.
 type Mahalanobis struct {
 	Dim        int
 	Classes    []int     // labels of the classes used, ascending
