@@ -260,17 +260,11 @@ func Accuracy(logits []float32, classes int, labels []int64) (float64, error) {
 	return float64(correct) * 100 / float64(n), nil
 }
 
-// numpySum adds like numpy's add.reduce on a contiguous float64 array: pairwise summation in blocks of
-// at most 8192 elements (the iterator's buffer), the block sums added in order to an initial 0.
+// numpySum adds like numpy's add.reduce on a contiguous float64 array: the result starts at the
+// identity 0 and the whole array goes to one pairwise summation (no casting means no buffering, so the
+// iterator hands over the full length).
 func numpySum(a []float64) float64 {
-	const block = 8192
-	s := 0.0
-	for len(a) > 0 {
-		n := min(len(a), block)
-		s += pairwiseSum(a[:n])
-		a = a[n:]
-	}
-	return s
+	return 0 + pairwiseSum(a)
 }
 
 // pairwiseSum is numpy's pairwise_sum: sequential below 8 elements, eight interleaved partial sums up to
