@@ -22,29 +22,32 @@ const (
 	fix3_072711026 = 25172
 )
 
-// rangeLimit maps a centred IDCT output, masked to 10 bits, to a sample the
-// way libjpeg's post-IDCT range-limit table does: clamping to 0..255 for
-// -384..511 and wrapping beyond (which only corrupt data reaches).
+// rangeLimit maps a centred IDCT output v, masked to 10 bits, to the sample
+// clamp(v+128, 0, 255). libjpeg's C table wraps for |v| >= 512 instead, but
+// Pillow on x86-64 runs libjpeg-turbo's SIMD IDCT, which saturates; only
+// corrupt data gets there. v outside -512..511 must be clamped first.
 var rangeLimit = func() (t [1024]uint8) {
 	for i := range t {
-		switch {
-		case i < 128:
-			t[i] = uint8(i + 128)
-		case i < 512:
-			t[i] = 255
-		case i < 896:
-			t[i] = 0
-		default:
-			t[i] = uint8(i - 896)
+		v := i
+		if i >= 512 {
+			v = i - 1024
 		}
+		t[i] = uint8(min(max(v+128, 0), 255))
 	}
 	return t
 }()
 
+// descale shifts x right by n with rounding and clamps it to -512..511,
+// the input range of rangeLimit.
+func descale(x int64, n uint) int32 {
+	v := (x + 1<<(n-1)) >> n
+	return int32(min(max(v, -512), 511))
+}
+
 // idctDC writes the block whose only non-zero coefficient is the
 // dequantized DC value dc; the full transform gives the same constant.
 func idctDC(dc int32, dst []uint8, stride int) {
-	v := rangeLimit[((dc<<pass1Bits)+(1<<(pass1Bits+2)))>>(pass1Bits+3)&1023]
+	v := rangeLimit[descale(int64(dc)<<pass1Bits, pass1Bits+3)&1023]
 	for y := 0; y < 8; y++ {
 		row := dst[y*stride : y*stride+8]
 		row[0], row[1], row[2], row[3] = v, v, v, v
@@ -127,7 +130,7 @@ func idct(in *[64]int32, dst []uint8, stride int) {
 		w := (*[8]int32)(ws[r*8 : r*8+8])
 		out := (*[8]uint8)(dst[r*stride : r*stride+8])
 		if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
-			v := rangeLimit[(w[0]+(1<<(pass1Bits+2)))>>(pass1Bits+3)&1023]
+			v := rangeLimit[descale(int64(w[0]), pass1Bits+3)&1023]
 			out[0], out[1], out[2], out[3] = v, v, v, v
 			out[4], out[5], out[6], out[7] = v, v, v, v
 			continue
@@ -179,15 +182,14 @@ func idct(in *[64]int32, dst []uint8, stride int) {
 		tmp3 += z1 + z4
 
 		const sh = constBits + pass1Bits + 3
-		const rnd = 1 << (sh - 1)
-		out[0] = rangeLimit[((tmp10+tmp3+rnd)>>sh)&1023]
-		out[7] = rangeLimit[((tmp10-tmp3+rnd)>>sh)&1023]
-		out[1] = rangeLimit[((tmp11+tmp2+rnd)>>sh)&1023]
-		out[6] = rangeLimit[((tmp11-tmp2+rnd)>>sh)&1023]
-		out[2] = rangeLimit[((tmp12+tmp1+rnd)>>sh)&1023]
-		out[5] = rangeLimit[((tmp12-tmp1+rnd)>>sh)&1023]
-		out[3] = rangeLimit[((tmp13+tmp0+rnd)>>sh)&1023]
-		out[4] = rangeLimit[((tmp13-tmp0+rnd)>>sh)&1023]
+		out[0] = rangeLimit[descale(tmp10+tmp3, sh)&1023]
+		out[7] = rangeLimit[descale(tmp10-tmp3, sh)&1023]
+		out[1] = rangeLimit[descale(tmp11+tmp2, sh)&1023]
+		out[6] = rangeLimit[descale(tmp11-tmp2, sh)&1023]
+		out[2] = rangeLimit[descale(tmp12+tmp1, sh)&1023]
+		out[5] = rangeLimit[descale(tmp12-tmp1, sh)&1023]
+		out[3] = rangeLimit[descale(tmp13+tmp0, sh)&1023]
+		out[4] = rangeLimit[descale(tmp13-tmp0, sh)&1023]
 	}
 }
 
@@ -219,13 +221,12 @@ func idctRowLow(w *[8]int32, out *[8]uint8) {
 	o3 := w1*fix1_501321110 + z1 + z4
 
 	const sh = constBits + pass1Bits + 3
-	const rnd = 1 << (sh - 1)
-	out[0] = rangeLimit[((tmp10+o3+rnd)>>sh)&1023]
-	out[7] = rangeLimit[((tmp10-o3+rnd)>>sh)&1023]
-	out[1] = rangeLimit[((tmp11+o2+rnd)>>sh)&1023]
-	out[6] = rangeLimit[((tmp11-o2+rnd)>>sh)&1023]
-	out[2] = rangeLimit[((tmp12+o1+rnd)>>sh)&1023]
-	out[5] = rangeLimit[((tmp12-o1+rnd)>>sh)&1023]
-	out[3] = rangeLimit[((tmp13+o0+rnd)>>sh)&1023]
-	out[4] = rangeLimit[((tmp13-o0+rnd)>>sh)&1023]
+	out[0] = rangeLimit[descale(tmp10+o3, sh)&1023]
+	out[7] = rangeLimit[descale(tmp10-o3, sh)&1023]
+	out[1] = rangeLimit[descale(tmp11+o2, sh)&1023]
+	out[6] = rangeLimit[descale(tmp11-o2, sh)&1023]
+	out[2] = rangeLimit[descale(tmp12+o1, sh)&1023]
+	out[5] = rangeLimit[descale(tmp12-o1, sh)&1023]
+	out[3] = rangeLimit[descale(tmp13+o0, sh)&1023]
+	out[4] = rangeLimit[descale(tmp13-o0, sh)&1023]
 }

@@ -226,15 +226,9 @@ func (d *Decoder) decodeBlockBaseline(c *component, blk *[64]int32, bx, by int) 
 	dst := c.plane[by*8*stride+bx*8:]
 	if last == 0 {
 		idctDC(blk[0], dst, stride)
+		blk[0] = 0
 	} else {
-		idct(blk, dst, stride)
-	}
-	// Zero only what was written.
-	blk[0] = 0
-	if last > 0 {
-		for k := 1; k <= min(last, 63); k++ {
-			blk[unzig[k]] = 0
-		}
+		idctZero(blk, dst, stride) // also clears blk for the next block
 	}
 	return nil
 }
@@ -398,7 +392,7 @@ func (d *Decoder) finishProgressive() {
 				if acZero {
 					idctDC(blk[0], dst, stride)
 				} else {
-					idct(&blk, dst, stride)
+					idctZero(&blk, dst, stride)
 				}
 			}
 		}
