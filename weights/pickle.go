@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -86,6 +87,9 @@ func hashKey(k any, depth int) (any, error) {
 				return nil, err
 			}
 			s += fmt.Sprintf("%T:%v,", h, h)
+			if len(s) > 1<<12 { // shared sub-tuples would otherwise grow the key exponentially
+				return nil, errors.New("dict key too large")
+			}
 		}
 		return s + ")", nil
 	}
@@ -330,7 +334,7 @@ func (u *unpickler) step() error {
 		if err != nil {
 			return err
 		}
-		return u.push(append([]byte(nil), b...))
+		return u.push(bytes.Clone(b))
 	case opEmptyList:
 		return u.push(&pyList{})
 	case opEmptyTuple:

@@ -267,7 +267,9 @@ func TestHostileGenerated(t *testing.T) {
 		{"rebuild_from_type smuggling", newPickle().global("torch._tensor", "_rebuild_from_type_v2").op(opMark).str("os.system").global("torch", "Tensor").op(opEmptyTuple, opEmptyDict, opTuple, opReduce).done(), "rebuild function str is not allowed"},
 		{"persistent id in a bare pickle", newPickle().str("x").op(opBinPersID).done(), "persistent id"},
 		{"deep nesting through the memo", deep.done(), "nested deeper than"},
-		{"exponential sharing", dag.done(), "object graph too large"},
+		{"exponential sharing", dag.done(), "names too long in total"},
+		{"NEXT_BUFFER", newPickle().op(opNextBuffer).done(), "out-of-band buffers"},
+		{"exponential tuple key", keyBomb(), "dict key too large"},
 		{"missing huge memo index", newPickle().op(opLongBinGet, 0xff, 0xff, 0xff, 0xff, opStop).Bytes(), "memo index 4294967295 was never stored"},
 		{"BINBYTES8 length beyond input", newPickle().op(opBinBytes8, 0, 0, 0, 0, 0, 0, 0, 0x10, opStop).Bytes(), "truncated"},
 		{"LONG4 length beyond input", newPickle().op(opLong4, 0xff, 0xff, 0xff, 0x7f).Bytes(), "truncated"},
@@ -314,6 +316,15 @@ func TestHostileGenerated(t *testing.T) {
 			t.Errorf("unexpected file %s created", e.Name())
 		}
 	}
+}
+
+// keyBomb builds t = (t, t) 30 times over and uses it as a dict key.
+func keyBomb() []byte {
+	p := newPickle().op(opEmptyDict).op(opNone, opBinPut, 0, opPop)
+	for range 30 {
+		p.op(opBinGet, 0, opBinGet, 0, opTuple2, opBinPut, 0, opPop)
+	}
+	return p.op(opBinGet, 0, opNone, opSetItem).done()
 }
 
 // TestTruncatedStreams cuts valid inputs at every length: each prefix must fail cleanly.
@@ -444,6 +455,8 @@ func TestPickleValues(t *testing.T) {
 		{"FROZENSET", newPickle().op(opMark, opBinInt1, 7, opFrozenSet).done(), &pyList{items: []any{int64(7)}}},
 		{"memo MEMOIZE", newPickle().str("a").op(opMemoize, opPop, opBinGet, 0).done(), "a"},
 		{"LONG_BINPUT high index", newPickle().str("b").op(opLongBinPut, 0xff, 0xff, 0xff, 0xff, opPop, opLongBinGet, 0xff, 0xff, 0xff, 0xff).done(), "b"},
+		{"BYTEARRAY8 READONLY_BUFFER", newPickle().op(opByteArray8, 1, 0, 0, 0, 0, 0, 0, 0, 9, opReadOnlyBuffer).done(), []byte{9}},
+		{"BINUNICODE8 BINBYTES", newPickle().op(opBinUnicode8, 1, 0, 0, 0, 0, 0, 0, 0, 'z', opBinBytes, 0, 0, 0, 0, opTuple2).done(), pyTuple{"z", []byte{}}},
 		{"torch.Size", newPickle().global("torch", "Size").op(opMark).int(2).int(3).op(opTuple, opTuple1, opReduce).done(), pyTuple{int64(2), int64(3)}},
 		{"torch.device", newPickle().global("torch", "device").str("cuda").int(1).op(opTuple2, opReduce).done(), "cuda:1"},
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/big"
 	"os"
@@ -57,7 +58,7 @@ func (c *TorchCheckpoint) Metadata() map[string]string { return map[string]strin
 
 // Values returns the non-tensor leaves of the whole checkpoint object (epoch, hyper-parameters) keyed by
 // full path as in TorchOptions.All: nil, bool, int64, *big.Int, float64, string or []byte.
-func (c *TorchCheckpoint) Values() map[string]any { return c.values }
+func (c *TorchCheckpoint) Values() map[string]any { return maps.Clone(c.values) }
 
 // Close releases the file mapping; tensors' Data must not be used afterwards.
 func (c *TorchCheckpoint) Close() error {
@@ -138,7 +139,7 @@ func parseTorch(data []byte, opt TorchOptions) (*TorchCheckpoint, error) {
 	}
 	// Visiting a node costs at least a byte of pickle unless it is shared; the budget stops graphs
 	// that share containers exponentially.
-	budget := min(8*len(data)+1<<16, 1<<24)
+	budget := walkBudget{nodes: min(8*len(data)+1<<16, 1<<24), pathBytes: 32*len(data) + 1<<20}
 	all, err := walkTensors(root, sep, c.values, budget)
 	if err != nil {
 		return nil, err
@@ -328,7 +329,11 @@ type namedView struct {
 // walkTensors lists every tensor of the object graph under its path (keys joined with sep) in pickle
 // order, and records non-tensor leaves in values when it is not nil. It uses an explicit stack, a depth
 // limit and a node budget, so deep, cyclic or exponentially shared graphs end in an error.
-func walkTensors(root any, sep string, values map[string]any, budget int) ([]namedView, error) {
+// walkBudget bounds the work of walkTensors: nodes visited, and bytes of path names built (long keys
+// above many leaves would otherwise multiply memory).
+type walkBudget struct{ nodes, pathBytes int }
+
+func walkTensors(root any, sep string, values map[string]any, budget walkBudget) ([]namedView, error) {
 	type item struct {
 		v     any
 		path  string
@@ -342,16 +347,17 @@ func walkTensors(root any, sep string, values map[string]any, budget int) ([]nam
 		}
 		return p + sep + k
 	}
+	var kids []item
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if budget--; budget < 0 {
+		if budget.nodes--; budget.nodes < 0 {
 			return nil, errors.New("object graph too large")
 		}
 		if it.depth > maxNestDepth {
 			return nil, fmt.Errorf("objects nested deeper than %d levels", maxNestDepth)
 		}
-		var kids []item
+		kids = kids[:0]
 		switch v := it.v.(type) {
 		case *tensorView:
 			if v.npPending {
@@ -384,6 +390,9 @@ func walkTensors(root any, sep string, values map[string]any, budget int) ([]nam
 			}
 		}
 		for i := len(kids) - 1; i >= 0; i-- {
+			if budget.pathBytes -= len(kids[i].path); budget.pathBytes < 0 {
+				return nil, errors.New("tensor and value names too long in total")
+			}
 			stack = append(stack, kids[i])
 		}
 	}

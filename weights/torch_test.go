@@ -233,9 +233,13 @@ func TestOpenDispatch(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	st := filepath.Join(dir, "w.safetensors")
+	if err := WriteSafetensors(st, []*Tensor{FromFloat32("a", []int{2}, []float32{1, 2})}, nil); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		path    string
-		format  string // TorchCheckpoint format, "" for an error
+		format  string // TorchCheckpoint format, "safetensors", or "" for an error
 		tensors int
 	}{
 		{filepath.Join(checkpointDir, "state_zip.pt"), "zip", 24},
@@ -243,6 +247,7 @@ func TestOpenDispatch(t *testing.T) {
 		{filepath.Join(checkpointDir, "scripted.pt"), "torchscript", 14},
 		{filepath.Join(checkpointDir, "timm_vit_tiny.bin"), "zip", 18},
 		{filepath.Join(checkpointDir, "hostile/benign_numpy.pkl"), "pickle", 5},
+		{st, "safetensors", 1},
 		{garbage, "", 0},
 		{empty, "", 0},
 		{filepath.Join(dir, "missing.pt"), "", 0},
@@ -260,8 +265,10 @@ func TestOpenDispatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			if f := st.(*TorchCheckpoint).Format(); f != tc.format {
-				t.Errorf("format %s, want %s", f, tc.format)
+			if c, ok := st.(*TorchCheckpoint); ok && c.Format() != tc.format {
+				t.Errorf("format %s, want %s", c.Format(), tc.format)
+			} else if _, ok := st.(*Safetensors); ok != (tc.format == "safetensors") {
+				t.Errorf("got a %T for %s", st, tc.format)
 			}
 			if n := len(st.Names()); n != tc.tensors {
 				t.Errorf("%d tensors, want %d", n, tc.tensors)
