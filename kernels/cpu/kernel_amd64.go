@@ -19,7 +19,7 @@ var (
 )
 
 var avx512Kernel = &microKernel{
-	name: "avx512", mr: 14, nr: 32, mc: 14 * 8, kc: 256, nc: 4096,
+	name: "avx512", mr: 14, nr: 32, mc: 14 * 8, kc: 256, nc: 1024,
 	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512,
 }
 
@@ -41,7 +41,7 @@ func packRowsAVX512(dst, src []float32, ld, rows, kc, w int) {
 }
 
 var avx2Kernel = &microKernel{
-	name: "avx2+fma", mr: 6, nr: 16, mc: 6 * 40, kc: 256, nc: 4096,
+	name: "avx2+fma", mr: 6, nr: 16, mc: 6 * 16, kc: 256, nc: 512,
 	fn: sgemmKernel6x16AVX2,
 }
 

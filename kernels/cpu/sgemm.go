@@ -17,8 +17,9 @@ import (
 type microKernel struct {
 	name       string
 	mr, nr     int // tile shape
-	mc, kc, nc int // cache blocks: A block mc×kc (L2), B panel kc×nc (L3)
-	fn         func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+	mc, kc, nc int // blocks: A micro-panel mr×kc in L1, B panel kc×nc in L2
+	// (mc sets the rows handed out at once)
+	fn func(k int, a, b, c *float32, ldc int, alpha, beta float32)
 	// packRows interleaves rows stored ld apart; nil means packRowsGo.
 	packRows func(dst, src []float32, ld, rows, kc, w int)
 }
@@ -28,7 +29,7 @@ var kernel = bestKernel()
 
 // goKernel is the portable micro-kernel behind sgemmGo.
 var goKernel = &microKernel{
-	name: "go", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048,
+	name: "go", mr: 4, nr: 4, mc: 64, kc: 256, nc: 512,
 	fn: kernel4x4Go,
 }
 
@@ -191,10 +192,11 @@ func getBuffers(kern *microKernel) *packBuffers {
 	return &packBuffers{a: make([]float32, na), b: make([]float32, nb), tile: make([]float32, nt)}
 }
 
-// gemm is the BLIS loop nest on t goroutines. For each kc×nc panel of B,
-// the goroutines pack its micro-panels into one shared buffer, then sweep
-// C in bands of mc rows: each packs the mc×kc block of A for its band into
-// its own buffer and runs the micro-kernel over the band's mr×nr tiles.
+// gemm is the BLIS loop nest on t goroutines, with the two innermost loops
+// swapped. For each kc×nc panel of B, the goroutines pack its micro-panels
+// into one shared buffer, then sweep C in bands of mc rows: each packs the
+// mc×kc block of A for its band into its own buffer and runs the
+// micro-kernel over the band's mr×nr tiles, row of tiles by row of tiles.
 // Work is handed out by atomic counters rather than split evenly up front,
 // so a goroutine that loses its core for a while delays the others little.
 func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -210,8 +212,11 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 	mr, nr := kern.mr, kern.nr
 	bpack := bufs[0].b
 	bands := (m + kern.mc - 1) / kern.mc
-	for jc := 0; jc < n; jc += kern.nc {
-		nc := min(kern.nc, n-jc)
+	// Cut n into equal panels of at most kern.nc columns.
+	ncStep := (n + kern.nc - 1) / kern.nc
+	ncStep = ((n+ncStep-1)/ncStep + nr - 1) / nr * nr
+	for jc := 0; jc < n; jc += ncStep {
+		nc := min(ncStep, n-jc)
 		panels := (nc + nr - 1) / nr
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
@@ -241,12 +246,14 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 					ic := band * kern.mc
 					mc := min(kern.mc, m-ic)
 					packA(kern, buf.a, transA, a, lda, ic, mc, pc, kc)
-					for jr := 0; jr < nc; jr += nr {
-						nrr := min(nr, nc-jr)
-						bp := &bpack[jr*kc]
-						for ir := 0; ir < mc; ir += mr {
-							mrr := min(mr, mc-ir)
-							ap := &buf.a[ir*kc]
+					// The A micro-panel stays in L1 while the B micro-panels
+					// stream past it from L2.
+					for ir := 0; ir < mc; ir += mr {
+						mrr := min(mr, mc-ir)
+						ap := &buf.a[ir*kc]
+						for jr := 0; jr < nc; jr += nr {
+							nrr := min(nr, nc-jr)
+							bp := &bpack[jr*kc]
 							ci := (ic+ir)*ldc + jc + jr
 							if mrr == mr && nrr == nr {
 								kern.fn(kc, ap, bp, &c[ci], ldc, alpha, bet)
