@@ -244,7 +244,7 @@ func yccRowH2(yr []uint8, cbs, crs []int32, out []uint8, be, bo int32) {
 	w := len(out) / 3
 	yr = yr[:w]
 	// Interior pairs first; the first and last pair use edge weights.
-	for j := 1; j < n-1; j++ {
+	for j := yccPairsVec(yr, cbs, crs, out, be, bo); j < n-1; j++ {
 		x := 2 * j
 		if x+1 >= w || 3*x+6 > len(out) {
 			break
