@@ -361,3 +361,40 @@ func TestNumpyArrays(t *testing.T) {
 		t.Errorf("numpy scalars: best_acc=%v step=%v, want 81.5 and 1234", vals["best_acc"], vals["step"])
 	}
 }
+
+// TestTorchScriptKey selects a submodule of a TorchScript archive by attribute path.
+func TestTorchScriptKey(t *testing.T) {
+	ref := readReference(t, filepath.Join(checkpointDir, "expected/scripted.pt.safetensors"))
+	tests := []struct {
+		key, prefix string
+		want        []string
+		wantErr     string
+	}{
+		{"blocks/1", "blocks.1.", []string{"fc.bias", "fc.weight", "ln.bias", "ln.weight"}, ""},
+		{"blocks.0.ln", "blocks.0.ln.", []string{"bias", "weight"}, ""},
+		{"visual", "", nil, `no tensors under module "visual"`},
+	}
+	for _, tc := range tests {
+		st, err := OpenTorch(filepath.Join(checkpointDir, "scripted.pt"), TorchOptions{Key: tc.key})
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("key %s: error %v, want %q", tc.key, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Names(); !slices.Equal(got, tc.want) {
+			t.Errorf("key %s: names %v, want %v", tc.key, got, tc.want)
+		}
+		for _, name := range st.Names() {
+			x, err := st.Tensor(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameTensor(t, name, x, ref[tc.prefix+name])
+		}
+		st.Close()
+	}
+}
