@@ -154,3 +154,6 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (features, logits *tensor
 	}
 	return features, logits, nil
 }
+
+// Backend returns the backend the weights live on.
+func (m *Model) Backend() tensor.Backend { return m.be }

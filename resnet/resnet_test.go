@@ -253,3 +253,22 @@ func BenchmarkRN50(b *testing.B) {
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+// BenchmarkResNet50 encodes a batch of 16 224×224 images with timm's resnet50 (torchvision's
+// architecture; random weights), including its 1000-class classifier.
+func BenchmarkResNet50(b *testing.B) {
+	be := tensor.CPU{}
+	m, err := NewRandom(ResNet50, be, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 16
+	x := be.Zeros(batch, 3, 224, 224)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := m.Forward(x, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+}
