@@ -1,0 +1,183 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"plp/detect"
+	"plp/eval"
+	"plp/tensor"
+	"plp/train"
+	"plp/weights"
+	"plp/zoo"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "eval",
+		Usage: "score OOD sets with a trained probe or CLIP zero-shot, and report AUROC, FPR95, AUPR",
+		Description: "With --probe DIR (written by `plp probe`), logits come from the probe on the stored embeddings\n" +
+			"(standardised first when the probe was trained with --embed-norm), as the paper's logit_evaluation.py.\n" +
+			"With --zeroshot, logits are CLIP's cosine similarities to the prompt-ensemble label embeddings of\n" +
+			"--model/--weights, and MSP on them is the pseudo-MSP baseline. --maha scores Mahalanobis distances of the\n" +
+			"logits; --knn scores the embeddings by cosine k-NN. Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "probe", Usage: "probe `DIR` (head.safetensors + hp.json)"},
+			&cli.BoolFlag{Name: "zeroshot", Usage: "CLIP zero-shot logits instead of a probe (needs --model, --weights, --dataset)"},
+			&cli.StringFlag{Name: "model", Usage: "model name or config (default: the probe's)"},
+			&cli.StringFlag{Name: "weights", Usage: "CLIP checkpoint `FILE` for --zeroshot"},
+			&cli.StringFlag{Name: "embeds", Required: true, Usage: "embedding store `DIR`"},
+			&cli.StringFlag{Name: "dataset", Usage: "ID dataset (default: the probe's)"},
+			&cli.StringSliceFlag{Name: "ood", Usage: "OOD sets in the store (default: the paper's for the ID set)"},
+			&cli.Float64SliceFlag{Name: "temperatures", Value: cli.NewFloat64Slice(1), Usage: "temperatures for MSP and energy"},
+			&cli.BoolFlag{Name: "maha", Usage: "Mahalanobis and relative Mahalanobis on the logits (default: on unless the ID set is IN1K, as the paper)"},
+			&cli.IntSliceFlag{Name: "knn", Usage: "k values for cosine k-NN scores on the embeddings, e.g. 1,10"},
+			&cli.StringSliceFlag{Name: "prompts", Usage: "prompt templates for --zeroshot (default: the paper's five)"},
+			&cli.StringFlag{Name: "classes", Usage: "class-name `FILE` for --zeroshot on datasets without built-in names"},
+			&cli.StringFlag{Name: "out", Usage: "report `DIR` (default: the probe folder)"},
+			&cli.BoolFlag{Name: "no-plots", Usage: "skip the ROC and histogram plots"},
+		},
+		Action: runEval,
+	})
+}
+
+func runEval(c *cli.Context) error {
+	opt := detect.Options{Embeds: c.String("embeds"), Model: c.String("model"), Dataset: c.String("dataset"),
+		OOD: c.StringSlice("ood"), Temperatures: c.Float64Slice("temperatures"), KNN: c.IntSlice("knn"),
+		Out: c.String("out"), Plots: !c.Bool("no-plots")}
+	var src detect.Source
+	be := tensor.CPU{}
+	switch {
+	case c.String("probe") != "" && c.Bool("zeroshot"):
+		return fmt.Errorf("--probe and --zeroshot are alternatives: pass one")
+	case c.String("probe") != "":
+		dir := c.String("probe")
+		hp, head, err := readProbe(dir)
+		if err != nil {
+			return err
+		}
+		if opt.Model == "" {
+			opt.Model = hp.Model
+		}
+		if opt.Dataset == "" {
+			opt.Dataset = hp.Dataset
+		}
+		if opt.Out == "" {
+			opt.Out = dir
+		}
+		src = detect.Source{Classes: head.Classes, EmbedNorm: hp.EmbedNorm, Logits: func(x []float32, n, d int) ([]float32, error) {
+			if d != head.In {
+				return nil, fmt.Errorf("probe expects width %d, embeddings have %d", head.In, d)
+			}
+			return head.Logits(be, x, n), nil
+		}}
+		if hp.PseudoLabels {
+			pl, err := readPseudoLabels(filepath.Join(dir, "pseudo_labels.safetensors"))
+			if err != nil {
+				return err
+			}
+			src.TrainLabels = pl
+		}
+	case c.Bool("zeroshot"):
+		if opt.Model == "" || c.String("weights") == "" || opt.Dataset == "" {
+			return fmt.Errorf("--zeroshot needs --model, --weights and --dataset")
+		}
+		names, err := probeClassNames(c.String("classes"), opt.Dataset)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("no class names for %s: pass --classes FILE", opt.Dataset)
+		}
+		m, err := zoo.Load(opt.Model, c.String("weights"), be)
+		if err != nil {
+			return err
+		}
+		lab, E, err := train.LabelEmbeddings(m, names, c.StringSlice("prompts"), false)
+		if err != nil {
+			return err
+		}
+		src = detect.Source{Classes: len(names), ZeroShot: true, Logits: func(x []float32, n, d int) ([]float32, error) {
+			return train.ZeroShotLogits(m, x, d, lab, E)
+		}}
+	default:
+		if len(opt.KNN) == 0 {
+			return fmt.Errorf("pass --probe DIR or --zeroshot (or --knn alone for embedding-only scores)")
+		}
+	}
+	if opt.Dataset == "" || opt.Model == "" {
+		return fmt.Errorf("--dataset and --model are needed without --probe")
+	}
+	opt.Maha = opt.Dataset != "IN1K"
+	if c.IsSet("maha") {
+		opt.Maha = c.Bool("maha")
+	}
+	res, err := detect.Run(opt, src)
+	if err != nil {
+		return err
+	}
+	if src.Logits != nil && res.Accuracy > 0 {
+		fmt.Fprintf(c.App.Writer, "ID test accuracy %.2f%%\n\n", 100*res.Accuracy)
+	}
+	if err := eval.WriteMarkdown(c.App.Writer, res.Records); err != nil {
+		return err
+	}
+	if opt.Out != "" {
+		fmt.Fprintf(c.App.ErrWriter, "reports written to %s\n", opt.Out)
+	}
+	return nil
+}
+
+// readProbe loads hp.json and head.safetensors from a `plp probe` folder.
+func readProbe(dir string) (*probeHP, *train.Head, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "hp.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s is not a probe folder (no hp.json; train one with `plp probe`): %w", dir, err)
+	}
+	var hp probeHP
+	if err := json.Unmarshal(b, &hp); err != nil {
+		return nil, nil, fmt.Errorf("%s/hp.json: %w", dir, err)
+	}
+	st, err := weights.Open(filepath.Join(dir, "head.safetensors"))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	wt, err := st.Tensor("weight")
+	if err != nil {
+		return nil, nil, err
+	}
+	bt, err := st.Tensor("bias")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(wt.Shape) != 2 || len(bt.Shape) != 1 || bt.Shape[0] != wt.Shape[0] {
+		return nil, nil, fmt.Errorf("%s/head.safetensors: weight %v and bias %v are not a linear layer", dir, wt.Shape, bt.Shape)
+	}
+	w, err := wt.Float32()
+	if err != nil {
+		return nil, nil, err
+	}
+	bias, err := bt.Float32()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &hp, &train.Head{In: wt.Shape[1], Classes: wt.Shape[0], Weight: append([]float32(nil), w...), Bias: append([]float32(nil), bias...)}, nil
+}
+
+func readPseudoLabels(path string) ([]int64, error) {
+	st, err := weights.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pseudo-labels of the probe: %w", err)
+	}
+	defer st.Close()
+	t, err := st.Tensor("labels")
+	if err != nil {
+		return nil, err
+	}
+	return t.Int64()
+}
