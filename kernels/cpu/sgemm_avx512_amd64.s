@@ -87,8 +87,8 @@ TEXT ·sgemmKernel14x32AVX512(SB), NOSPLIT, $0-48
 	ADDQ R8, R9
 	MOVQ CX, BX
 	SHRQ $2, BX
-	JEQ sgemmKernel14x32AVX512tail
-sgemmKernel14x32AVX512loop:
+	JEQ tail
+loop:
 	VMOVUPS 0(DI), Z30
 	VMOVUPS 64(DI), Z31
 	VFMADD231PS.BCST 0(SI), Z30, Z0
@@ -212,11 +212,11 @@ sgemmKernel14x32AVX512loop:
 	ADDQ $224, SI
 	ADDQ $512, DI
 	DECQ BX
-	JNE sgemmKernel14x32AVX512loop
-sgemmKernel14x32AVX512tail:
+	JNE loop
+tail:
 	ANDQ $3, CX
-	JEQ sgemmKernel14x32AVX512done
-sgemmKernel14x32AVX512tailloop:
+	JEQ done
+tailloop:
 	VMOVUPS 0(DI), Z30
 	VMOVUPS 64(DI), Z31
 	VFMADD231PS.BCST 0(SI), Z30, Z0
@@ -250,8 +250,8 @@ sgemmKernel14x32AVX512tailloop:
 	ADDQ $56, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNE sgemmKernel14x32AVX512tailloop
-sgemmKernel14x32AVX512done:
+	JNE tailloop
+done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
@@ -283,7 +283,7 @@ sgemmKernel14x32AVX512done:
 	VMULPS Z30, Z27, Z27
 	MOVL beta+44(FP), AX
 	TESTL $0x7fffffff, AX
-	JEQ sgemmKernel14x32AVX512store
+	JEQ store
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS (DX), Z31, Z0
 	VFMADD231PS 64(DX), Z31, Z1
@@ -358,7 +358,7 @@ sgemmKernel14x32AVX512done:
 	VZEROUPPER
 	RET
 
-sgemmKernel14x32AVX512store:
+store:
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	ADDQ R8, DX
