@@ -22,11 +22,12 @@ func Open(path string) (Store, error) {
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return nil, fmt.Errorf("weights: %s: %w", path, err)
 	}
+	// safetensors is tested first: its 8-byte header length may begin with 0x80, the pickle PROTO opcode.
 	switch b := head[:n]; {
-	case len(b) >= 4 && string(b[:4]) == "PK\x03\x04", len(b) >= 2 && b[0] == opProto:
-		return OpenTorch(path, TorchOptions{})
 	case len(b) == 9 && b[8] == '{' && binary.LittleEndian.Uint64(b[:8]) < 100<<20:
 		return OpenSafetensors(path)
+	case len(b) >= 4 && string(b[:4]) == "PK\x03\x04", len(b) >= 2 && b[0] == opProto && b[1] <= 5:
+		return OpenTorch(path, TorchOptions{})
 	}
 	return nil, fmt.Errorf("weights: %s: unknown format (not safetensors, a PyTorch zip or a pickle)", path)
 }
