@@ -139,9 +139,10 @@ func TestZeroShot(t *testing.T) {
 	zs := openTensors(t, "zeroshot.safetensors")
 	dim, pdim := 48, 32
 	proj, labels := in.f32("proj"), in.f32("label_embeds")
-	for _, s := range []struct{ x, want string }{
-		{"train_x", "zs_logits/train_features"}, {"test_x", "zs_logits/test_features"},
-		{"near_x", oodSets[0].zs}, {"far_x", oodSets[1].zs},
+	ref := openTensors(t, "scores.safetensors")
+	for _, s := range []struct{ x, want, set string }{
+		{"train_x", "zs_logits/train_features", ""}, {"test_x", "zs_logits/test_features", "id"},
+		{"near_x", oodSets[0].zs, "near"}, {"far_x", oodSets[1].zs, "far"},
 	} {
 		got, err := ZeroShotLogits(in.f32(s.x), dim, proj, pdim, labels, 1)
 		if err != nil {
@@ -149,6 +150,15 @@ func TestZeroShot(t *testing.T) {
 		}
 		// Cosine similarities lie in [-1, 1]; the reference's BLAS blocking changes the last bit.
 		checkScores(t, s.want, got, zs.f32(s.want), 1e-6, 1e-6)
+		if s.set == "" {
+			continue
+		}
+		// End to end: the pseudo-MSP baseline from the embeddings.
+		msp, err := ScoreLogits(MethodPseudoMSP, got, classes, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkScores(t, "pseudo-MSP "+s.set, msp, ref.f32("zeroshot/msp[temp=1.0]/"+s.set), 1e-6, 0)
 	}
 	probs, pl, err := PseudoLabelProbs(in.f32("train_x"), dim, proj, pdim, zs.f32("pseudo/label_embeds_scaled"))
 	if err != nil {
