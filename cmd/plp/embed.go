@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"plp/data"
+	"plp/imaging"
+	"plp/tensor"
+	"plp/weights"
+	"plp/zoo"
+)
+
+// kNN parameters of the paper's gen_embeds.py (--classifier-k, --temperature).
+const (
+	knnK = 20
+	knnT = 0.02
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "embed",
+		Usage: "encode a dataset's images and store the embeddings (one safetensors file per split)",
+		Description: `Writes OUT/<dataset>/<model>/<split>.safetensors with embeddings [N,D] float32, labels [N] int64 and
+the split's mean and unbiased std [D], plus metadata (model, weights sha256, transform, dataset root,
+count, embedding kind, skipped images, plp version). <model> is the registry name with "/" replaced by
+"_", or the config file's stem; a dataset given as a folder is named by the folder.
+
+Stored feature: the pre-projection feature for models with a projection (CLIP: image_embed_preproj, as
+the paper stores), the tower's output otherwise; metadata "embedding" says which (preproj or embed).
+
+Transform: the model's registry entry names it (open_clip models: clip224); a model built from a
+config file gets its family's eval transform at its image size; --transform overrides it (plain224 and
+in224 are the paper's defaults for non-ImageNet and ImageNet-derived datasets).
+
+Work is checkpointed every --chunk batches in <split>.partial/ next to the output. After an interruption
+(Ctrl-C, kill -9, power loss) rerun the same command with --resume: the result is bit-identical to an
+uninterrupted run. Images that cannot be decoded are reported by path and, with --on-error skip (the
+default), left out and listed in the metadata; --on-error fail stops the run.
+
+--knn prints the paper's k-NN accuracy (k=20, T=0.02, cosine, weighted vote) of the test split against
+the train split and saves the neighbour indices in knn.safetensors.
+
+Example (CIFAR-10 under $PLP_DATA_ROOT/cifar-10-batches-py):
+  plp embed --model openclip_ViT-B-16/openai --weights open_clip_model.safetensors \
+    --dataset CIFAR10 --data-root ~/data --out ~/embeddings --knn`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or path of an open_clip_config.json, open_clip model config or fixture manifest"},
+			&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (.safetensors, .bin, .pt, .pth)"},
+			&cli.BoolFlag{Name: "random-weights", Usage: "use seeded random weights instead of a checkpoint (tests and demos only)"},
+			&cli.StringFlag{Name: "dataset", Required: true, Usage: "dataset `NAME` (" + strings.Join(data.Names, " ") + ") or an image folder path"},
+			&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
+			&cli.StringFlag{Name: "split", Value: "train,test", Usage: "comma-separated `SPLITS` (train, test)"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "embedding store `DIR`"},
+			&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per forward pass"},
+			&cli.IntFlag{Name: "workers", Usage: "decode and preprocess goroutines (default: one per core)"},
+			&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
+			&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run from its checkpoint"},
+			&cli.IntFlag{Name: "chunk", Value: 16, Usage: "batches per checkpoint chunk"},
+			&cli.StringFlag{Name: "on-error", Value: "skip", Usage: "`skip` or fail on an image that cannot be decoded"},
+			&cli.BoolFlag{Name: "knn", Usage: "compute the k-NN accuracy (k=20, T=0.02) of test against train"},
+			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "compute `DEVICE` (cpu)"},
+		},
+		Action: embed,
+	})
+}
+
+func embed(c *cli.Context) error {
+	if d := c.String("device"); d != "cpu" {
+		return fmt.Errorf("embed: device %q is not available in this build (use cpu)", d)
+	}
+	policy, err := data.ParseErrorPolicy(c.String("on-error"))
+	if err != nil {
+		return fmt.Errorf("embed: --on-error: %w", err)
+	}
+	if c.Int("batch") <= 0 || c.Int("chunk") <= 0 || c.Int("workers") < 0 {
+		return fmt.Errorf("embed: --batch and --chunk must be positive and --workers not negative")
+	}
+	wpath, random := c.String("weights"), c.Bool("random-weights")
+	switch {
+	case wpath == "" && !random:
+		return fmt.Errorf("embed: --weights FILE is required: the checkpoint of %s (embedding with random weights needs --random-weights, for tests and demos)", c.String("model"))
+	case wpath != "" && random:
+		return fmt.Errorf("embed: --weights and --random-weights exclude each other")
+	}
+	splits := strings.Split(c.String("split"), ",")
+	for _, s := range splits {
+		if s != "train" && s != "test" {
+			return fmt.Errorf("embed: --split %q: want train, test or train,test", c.String("split"))
+		}
+	}
+	dataset := c.String("dataset")
+	dsName := dataset
+	if !slices.Contains(data.Names, dataset) {
+		st, err := os.Stat(dataset)
+		if err != nil || !st.IsDir() {
+			return fmt.Errorf("embed: dataset %q is neither one of %s nor an existing image folder", dataset, strings.Join(data.Names, " "))
+		}
+		dsName = filepath.Base(filepath.Clean(dataset))
+	}
+
+	spec, err := zoo.Resolve(c.String("model"))
+	if err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+	be := tensor.CPU{}
+	var model *zoo.Model
+	wid := "random (seed 0)"
+	if random {
+		model, err = zoo.NewRandomParts(spec, be, 0, zoo.ImageTower)
+	} else {
+		if wid, err = fileSHA256(wpath); err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+		model, err = zoo.LoadSpec(spec, wpath, be)
+	}
+	if err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+	var tr imaging.Transform
+	if name := c.String("transform"); name != "" {
+		tr, err = imaging.TransformByName(name)
+	} else {
+		tr, err = data.ModelTransform(spec)
+	}
+	if err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+	enc, err := data.NewModelEncoder(model)
+	if err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out := c.App.Writer
+	results := map[string]*data.Embeddings{}
+	var classes int
+	for _, split := range splits {
+		ds, err := data.Open(dataset, c.String("data-root"), split)
+		if err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+		root, err := data.Resolve(dataset, c.String("data-root"), split)
+		if err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+		if abs, err := filepath.Abs(root); err == nil {
+			root = abs
+		}
+		classes = len(ds.Classes())
+		path := data.StorePath(c.String("out"), dsName, c.String("model"), split)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+		settings := map[string]string{
+			"model":          spec.Name,
+			"weights_sha256": wid,
+			"transform":      data.DescribeTransform(tr),
+			"dataset":        dsName,
+			"dataset_root":   root,
+			"split":          split,
+			"embedding":      enc.Kind(),
+			"plp_version":    version,
+		}
+		partial := data.PartialDir(path)
+		bar := newProgressBar(c.App.ErrWriter, split)
+		res, err := data.Embed(ctx, ds, tr, enc, data.EmbedOptions{
+			Batch: c.Int("batch"), Workers: c.Int("workers"), OnError: policy, ChunkBatches: c.Int("chunk"),
+			PartialDir: partial, Resume: c.Bool("resume"), Settings: settings, Progress: bar.update,
+		})
+		bar.finish()
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("embed: interrupted; finished chunks are in %s: rerun with --resume to continue", partial)
+		}
+		if err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+		for _, s := range res.Skipped {
+			fmt.Fprintf(c.App.ErrWriter, "skipped %s: %s\n", s.Path, s.Err)
+		}
+		e := res.Embeddings
+		e.Meta = settings
+		if wpath != "" {
+			e.Meta["weights"] = filepath.Base(wpath)
+		}
+		e.Meta["transform_name"] = tr.Name
+		e.Meta["count"] = strconv.Itoa(e.N)
+		e.Meta["skipped_count"] = strconv.Itoa(len(res.Skipped))
+		sk := []byte("[]")
+		if len(res.Skipped) > 0 {
+			sk, _ = json.Marshal(res.Skipped)
+		}
+		e.Meta["skipped"] = string(sk)
+		if err := data.WriteEmbeddings(path, e); err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+		if err := data.RemovePartial(partial); err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+		results[split] = e
+		st := res.Stats
+		rate := 0.0
+		if st.Wall > 0 {
+			rate = float64(st.Images) / st.Wall.Seconds()
+		}
+		fmt.Fprintf(out, "wrote %s: %d×%d (%s), %d skipped, %d resumed; %.1f images/s, encoder busy %.0f%%\n",
+			path, e.N, e.D, enc.Kind(), len(res.Skipped), res.Resumed, rate, 100*st.Busy())
+	}
+	if c.Bool("knn") {
+		return embedKNN(c, results, classes, dsName)
+	}
+	return nil
+}
+
+// embedKNN classifies the test split by its neighbours in the train split, reading a split this run did
+// not produce from the store.
+func embedKNN(c *cli.Context, results map[string]*data.Embeddings, classes int, dsName string) error {
+	for _, s := range []string{"train", "test"} {
+		if results[s] != nil {
+			continue
+		}
+		p := data.StorePath(c.String("out"), dsName, c.String("model"), s)
+		e, err := data.ReadEmbeddings(p)
+		if err != nil {
+			return fmt.Errorf("embed: --knn needs the train and test splits: %w", err)
+		}
+		results[s] = e
+	}
+	r, err := data.KNNClassify(results["train"], results["test"], classes, knnK, knnT)
+	if err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+	dir := filepath.Dir(data.StorePath(c.String("out"), dsName, c.String("model"), "test"))
+	path := filepath.Join(dir, "knn.safetensors")
+	ntest := results["test"].N
+	meta := map[string]string{
+		"k": strconv.Itoa(knnK), "T": strconv.FormatFloat(knnT, 'g', -1, 64),
+		"top1": strconv.FormatFloat(r.Top1, 'f', -1, 64), "top5": strconv.FormatFloat(r.Top5, 'f', -1, 64),
+		"indices": "for each test sample, the train samples most cosine-similar, most similar first",
+	}
+	ts := []*weights.Tensor{
+		weights.FromInt64("indices", []int{ntest, knnK}, r.Neighbors),
+		weights.FromFloat32("votes", []int{ntest, classes}, r.Votes),
+	}
+	if err := weights.WriteSafetensors(path, ts, meta); err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+	fmt.Fprintf(c.App.Writer, "k-NN accuracy (k=%d, T=%g): top-1 %.2f%%, top-5 %.2f%% (%s)\n", knnK, knnT, r.Top1, r.Top5, path)
+	return nil
+}
+
+// fileSHA256 is the hex SHA-256 of a file's contents.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
