@@ -13,6 +13,12 @@ func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func packPanelAVX512(dst, src *float32, idx *int32, k int, lo, hi, stlo, sthi uint16)
 
+//go:noescape
+func packT32AVX512(dst, src *float32, ld, blocks int)
+
+//go:noescape
+func packT14AVX512(dst, src *float32, ld, blocks int)
+
 var (
 	hasAVX512 = cpu.X86.HasAVX512F
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -23,12 +29,24 @@ var avx512Kernel = &microKernel{
 	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512,
 }
 
-// packRowsAVX512 is packRowsGo with one gather per 16 rows and column,
-// for w <= 32.
+// packRowsAVX512 is packRowsGo in vector code: full 14- and 32-row panels
+// are transposed in registers 16 columns at a time, and the rest gathered.
 func packRowsAVX512(dst, src []float32, ld, rows, kc, w int) {
 	if w > 32 || 32*ld > 1<<30 {
 		packRowsGo(dst, src, ld, rows, kc, w)
 		return
+	}
+	if blocks := kc / 16; blocks > 0 && rows == w && (w == 14 || w == 32) {
+		if w == 32 {
+			packT32AVX512(&dst[0], &src[0], ld, blocks)
+		} else {
+			packT14AVX512(&dst[0], &src[0], ld, blocks)
+		}
+		done := 16 * blocks
+		if done == kc {
+			return
+		}
+		dst, src, kc = dst[done*w:], src[done:], kc-done
 	}
 	var idx [32]int32
 	for r := 0; r < rows; r++ {
