@@ -110,14 +110,21 @@ func DecodeBytes(data []byte, path string) (img *RGB, err error) {
 	return img, nil
 }
 
+// jpegDecoders recycles JPEG decoders and their plane buffers.
 var jpegDecoders = sync.Pool{New: func() any { return new(jpeg.Decoder) }}
+
+const pooledMaxPixels = 16 << 20
 
 func decode(data []byte) (*RGB, error) {
 	f := Sniff(data)
 	if f == JPEG {
 		d := jpegDecoders.Get().(*jpeg.Decoder)
 		m, err := d.DecodeLimit(data, 2*MaxImagePixels)
-		jpegDecoders.Put(d)
+		// Keep decoders whose buffers fit ordinary photos; one that has
+		// held a huge image would pin that memory in the pool.
+		if err == nil && m.Width*m.Height <= pooledMaxPixels {
+			jpegDecoders.Put(d)
+		}
 		if err != nil {
 			var tl *jpeg.TooLargeError
 			if errors.As(err, &tl) {

@@ -75,6 +75,7 @@ var decodeCases = []struct {
 	{"prog444_97x61.jpg", 97, 61, RGB, true},
 	{"proggray_97x61.jpg", 97, 61, Gray, true},
 	{"rgb_97x61.jpg", 97, 61, RGB, false},
+	{"multiscan_97x61.jpg", 97, 61, RGB, false}, // sequential, one scan per component
 	{"tiny420_3x5.jpg", 3, 5, RGB, false},
 	{"one_1x1.jpg", 1, 1, RGB, false},
 	{"small422_17x9.jpg", 17, 9, RGB, false},
