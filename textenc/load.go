@@ -131,9 +131,15 @@ func randomTensors(table map[string][]int, be tensor.Backend, seed uint64) map[s
 	}
 	slices.Sort(keys)
 	out := make(map[string]*tensor.Tensor, len(table))
+	// One scratch buffer serves every tensor (FromHost copies), so building costs no transient memory
+	// beyond the largest tensor.
+	var scratch []float32
 	for _, k := range keys {
 		shape := table[k]
-		v := make([]float32, tensor.Numel(shape))
+		if n := tensor.Numel(shape); cap(scratch) < n {
+			scratch = make([]float32, n)
+		}
+		v := scratch[:tensor.Numel(shape)]
 		std, mean := 0.02, 0.0
 		switch {
 		case strings.HasSuffix(k, "weight") && len(shape) >= 2:

@@ -53,11 +53,14 @@ func (m *Model) EmbedDim() int { return m.spec.Config.EmbedDim() }
 // [B, EmbedDim] and the pre-projection feature (for CLIP ViTs: the class token after ln_post, which the
 // paper stores as the image embedding; equal to embed for towers without a projection).
 func (m *Model) EncodeImage(x *tensor.Tensor) (embed, preproj *tensor.Tensor, err error) {
-	return m.image.Forward(x, nil)
+	return m.EncodeImageTrace(x, nil)
 }
 
 // EncodeImageTrace is EncodeImage that also reports intermediates to trace.
 func (m *Model) EncodeImageTrace(x *tensor.Tensor, trace Trace) (embed, preproj *tensor.Tensor, err error) {
+	if m.image == nil {
+		return nil, nil, fmt.Errorf("zoo: %s was built without its image tower", m.spec.Name)
+	}
 	return m.image.Forward(x, trace)
 }
 
@@ -100,12 +103,27 @@ func LoadSpec(spec *Spec, weightsPath string, be tensor.Backend) (*Model, error)
 	return &Model{spec: spec, be: be, towers: t}, nil
 }
 
+// Parts selects the towers NewRandomParts builds.
+type Parts int
+
+const (
+	ImageTower Parts = 1 << iota
+	TextTower
+	AllTowers = ImageTower | TextTower
+)
+
 // NewRandom builds spec's model with seeded random weights, for benchmarks.
 func NewRandom(spec *Spec, be tensor.Backend, seed uint64) (*Model, error) {
+	return NewRandomParts(spec, be, seed, AllTowers)
+}
+
+// NewRandomParts is NewRandom restricted to some towers (a benchmark of one tower need not hold the
+// other's weights). Encoding with a tower that was not built is an error.
+func NewRandomParts(spec *Spec, be tensor.Backend, seed uint64, parts Parts) (*Model, error) {
 	if err := spec.Config.Validate(); err != nil {
 		return nil, err
 	}
-	t, err := spec.Config.random(be, seed)
+	t, err := spec.Config.random(be, seed, parts)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 
+	"plp/convnext"
 	"plp/tensor"
 	"plp/textenc"
 	"plp/vit"
@@ -45,6 +46,10 @@ type OpenCLIPVision struct {
 	TimmPool         string   `json:"timm_pool"`
 	TimmProj         string   `json:"timm_proj"`
 	TimmProjBias     bool     `json:"timm_proj_bias"`
+
+	// Trunk is the ConvNeXt trunk of a timm_model_name that is not one of timm's own (fixture manifests
+	// describe theirs); nil means the name's standard architecture.
+	Trunk *convnext.Config `json:"-"`
 }
 
 // OpenCLIPText is open_clip's text_cfg.
@@ -86,7 +91,10 @@ func (v *intOrList) UnmarshalJSON(b []byte) error {
 }
 
 // ParseOpenCLIPConfig decodes an open_clip model config, filling absent fields with open_clip's defaults.
-func ParseOpenCLIPConfig(b []byte) (*OpenCLIPConfig, error) {
+func ParseOpenCLIPConfig(b []byte) (*OpenCLIPConfig, error) { return parseOpenCLIPConfig(b, nil) }
+
+// parseOpenCLIPConfig is ParseOpenCLIPConfig with the architecture of a timm trunk plp does not know by name.
+func parseOpenCLIPConfig(b []byte, trunk *convnext.Config) (*OpenCLIPConfig, error) {
 	c := &OpenCLIPConfig{
 		Vision: OpenCLIPVision{Layers: intOrList{12}, Width: 768, HeadWidth: 64, MLPRatio: 4, PatchSize: 16, ImageSize: intOrList{224}},
 		Text:   OpenCLIPText{ContextLength: 77, VocabSize: 49408, Width: 512, Heads: 8, Layers: 12, MLPRatio: 4},
@@ -94,6 +102,7 @@ func ParseOpenCLIPConfig(b []byte) (*OpenCLIPConfig, error) {
 	if err := json.Unmarshal(b, c); err != nil {
 		return nil, fmt.Errorf("open_clip model config: %w", err)
 	}
+	c.Vision.Trunk = trunk
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -152,11 +161,8 @@ func (c *OpenCLIPConfig) TextConfig() textenc.Config {
 func (c *OpenCLIPConfig) Validate() error {
 	v, t := c.Vision, c.Text
 	var unsupported []string
-	switch {
-	case v.TimmModelName != "":
-		unsupported = append(unsupported, fmt.Sprintf("timm image tower %q", v.TimmModelName))
-	case len(v.Layers) != 1:
-		unsupported = append(unsupported, "ModifiedResNet image tower (vision_cfg.layers is a list)")
+	if v.TimmModelName == "" && len(v.Layers) != 1 && len(v.Layers) != 4 {
+		unsupported = append(unsupported, fmt.Sprintf("vision_cfg.layers %v (want one depth, or four ModifiedResNet stages)", []int(v.Layers)))
 	}
 	if len(v.ImageSize) == 2 && v.ImageSize[0] != v.ImageSize[1] || len(v.ImageSize) == 0 || len(v.ImageSize) > 2 {
 		unsupported = append(unsupported, fmt.Sprintf("non-square image_size %v", []int(v.ImageSize)))
@@ -194,7 +200,7 @@ func (c *OpenCLIPConfig) Validate() error {
 	if c.Embed <= 0 {
 		return fmt.Errorf("open_clip config: embed_dim %d must be positive", c.Embed)
 	}
-	if err := c.VisionConfig().Validate(); err != nil {
+	if err := c.validateImage(); err != nil {
 		return fmt.Errorf("open_clip config: %w", err)
 	}
 	if err := c.TextConfig().Validate(); err != nil {
@@ -223,24 +229,31 @@ func (c *OpenCLIPConfig) load(be tensor.Backend, st weights.Store) (towers, erro
 		}
 	}
 	// Both towers are checked before either error is returned, so one message lists every bad key.
-	im, verr := vit.New(c.VisionConfig(), be, vis, "visual.")
+	im, verr := c.loadImage(be, vis)
 	tx, terr := textenc.New(c.TextConfig(), be, txt, "")
 	if err := errors.Join(verr, terr); err != nil {
 		return towers{}, err
 	}
-	return towers{image: clipViT{im}, text: tx}, nil
+	return towers{image: im, text: tx}, nil
 }
 
-func (c *OpenCLIPConfig) random(be tensor.Backend, seed uint64) (towers, error) {
-	im, err := vit.NewRandom(c.VisionConfig(), be, seed)
-	if err != nil {
-		return towers{}, err
+func (c *OpenCLIPConfig) random(be tensor.Backend, seed uint64, parts Parts) (towers, error) {
+	var t towers
+	if parts&ImageTower != 0 {
+		im, err := c.randomImage(be, seed)
+		if err != nil {
+			return towers{}, err
+		}
+		t.image = im
 	}
-	tx, err := textenc.NewRandom(c.TextConfig(), be, seed+1)
-	if err != nil {
-		return towers{}, err
+	if parts&TextTower != 0 {
+		tx, err := textenc.NewRandom(c.TextConfig(), be, seed+1)
+		if err != nil {
+			return towers{}, err
+		}
+		t.text = tx
 	}
-	return towers{image: clipViT{im}, text: tx}, nil
+	return t, nil
 }
 
 // clipViT adapts vit.Model to ImageEncoder, naming intermediates as the fixtures do.

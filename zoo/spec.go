@@ -34,8 +34,8 @@ type Config interface {
 	Validate() error
 	// load builds the towers from a checkpoint, strictly: every key used, every needed key present.
 	load(be tensor.Backend, st weights.Store) (towers, error)
-	// random builds the towers with seeded random weights.
-	random(be tensor.Backend, seed uint64) (towers, error)
+	// random builds the selected towers with seeded random weights.
+	random(be tensor.Backend, seed uint64, parts Parts) (towers, error)
 }
 
 // Preprocess records the evaluation transform a model's weights were trained with. plp's imaging package

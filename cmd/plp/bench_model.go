@@ -74,7 +74,11 @@ func benchModel(c *cli.Context) error {
 		m, err = zoo.LoadSpec(spec, w, be)
 		wname = w
 	} else {
-		m, err = zoo.NewRandom(spec, be, 1)
+		parts := zoo.ImageTower
+		if tower == "text" {
+			parts = zoo.TextTower
+		}
+		m, err = zoo.NewRandomParts(spec, be, 1, parts)
 	}
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
