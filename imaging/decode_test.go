@@ -149,14 +149,21 @@ func TestDecodeFormats(t *testing.T) {
 	}
 }
 
-func TestDecodeCMYKJPEG(t *testing.T) {
-	img, err := DecodeFile("jpeg/testdata/cmyk_64x48.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := readRefPNG(t, "jpeg/testdata/ref/cmyk_64x48.jpg.rgb.png")
-	if m, mean := maxDiff(img.Pix, ref); m != 0 {
-		t.Errorf("max |diff| %d (mean %.4f), want 0", m, mean)
+// TestDecodeJPEGModes checks the conversions of the non-RGB JPEG modes
+// (Pillow's CMYK -> RGB, L -> RGB) against Pillow's convert('RGB').
+func TestDecodeJPEGModes(t *testing.T) {
+	for _, file := range []string{"cmyk_64x48.jpg", "ycck_64x48.jpg", "proggray_97x61.jpg"} {
+		img, err := DecodeFile("jpeg/testdata/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := readRefPNG(t, "jpeg/testdata/ref/"+file+".rgb.png")
+		if len(ref) != len(img.Pix) {
+			t.Fatalf("%s: %d bytes, reference %d", file, len(img.Pix), len(ref))
+		}
+		if m, mean := maxDiff(img.Pix, ref); m != 0 {
+			t.Errorf("%s: max |diff| %d (mean %.4f), want 0", file, m, mean)
+		}
 	}
 }
 

@@ -80,6 +80,7 @@ var decodeCases = []struct {
 	{"one_1x1.jpg", 1, 1, RGB, false},
 	{"small422_17x9.jpg", 17, 9, RGB, false},
 	{"cmyk_64x48.jpg", 64, 48, CMYK, false},
+	{"ycck_64x48.jpg", 64, 48, CMYK, false}, // Adobe transform 2
 }
 
 func TestDecodeMatchesPillow(t *testing.T) {
