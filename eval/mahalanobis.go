@@ -30,9 +30,76 @@ type Mahalanobis struct {
 
 	// Scoring works on coordinates centred at TrainMean, where the quadratic forms expand into
 	// matrix products without large cancellation: d_c(x) = x'ᵀPx' − 2x'ᵀPμ'_c + μ'_cᵀPμ'_c.
-	prec, trainPrec blas64.General // symmetrised ClassPrec and TrainPrec
-	precMeans       blas64.General // [Dim, len(Classes)] P·μ'_c
+	prec, trainPrec quadForm
+	means           blas64.General // [len(Classes), Dim] the transformed centred class means
 	meanNorms       []float64      // μ'_cᵀPμ'_c
+}
+
+// quadForm evaluates xᵀPx for the rows of a matrix. With a Cholesky factor P = LLᵀ it computes
+// y = Lᵀx and ‖y‖², half the work of y = Px and xᵀy (L is triangular); without one (P not numerically
+// positive definite) it uses the symmetrised P itself.
+type quadForm struct {
+	m        blas64.General // L (lower triangular) or the symmetrised P
+	cholesky bool
+}
+
+func newQuadForm(prec []float64, d int, cholesky bool) quadForm {
+	sym := blas64.General{Rows: d, Cols: d, Stride: d, Data: make([]float64, d*d)}
+	for i := 0; i < d; i++ {
+		for j := 0; j < d; j++ {
+			sym.Data[i*d+j] = (prec[i*d+j] + prec[j*d+i]) / 2
+		}
+	}
+	if cholesky {
+		var ch mat.Cholesky
+		if ch.Factorize(mat.NewSymDense(d, sym.Data)) {
+			var l mat.TriDense
+			ch.LTo(&l)
+			out := blas64.General{Rows: d, Cols: d, Stride: d, Data: make([]float64, d*d)}
+			for i := 0; i < d; i++ {
+				for j := 0; j <= i; j++ {
+					out.Data[i*d+j] = l.At(i, j)
+				}
+			}
+			return quadForm{m: out, cholesky: true}
+		}
+	}
+	return quadForm{m: sym}
+}
+
+// transform sets the rows of y to Lᵀx (Cholesky) or Px (otherwise) for the rows x of a.
+func (f quadForm) transform(a, y blas64.General) {
+	if !f.cholesky {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, f.m, 0, y)
+		return
+	}
+	// Column strip [j0, j1) of A·L only involves rows j0.. of L, as L[i][j] = 0 for i < j.
+	const strip = 128
+	d := f.m.Rows
+	for j0 := 0; j0 < d; j0 += strip {
+		j1 := min(j0+strip, d)
+		av := blas64.General{Rows: a.Rows, Cols: d - j0, Stride: a.Stride, Data: a.Data[j0:]}
+		lv := blas64.General{Rows: d - j0, Cols: j1 - j0, Stride: f.m.Stride, Data: f.m.Data[j0*f.m.Stride+j0:]}
+		yv := blas64.General{Rows: y.Rows, Cols: j1 - j0, Stride: y.Stride, Data: y.Data[j0:]}
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, av, lv, 0, yv)
+	}
+}
+
+// norm returns xᵀPx from a row x and its transform y.
+func (f quadForm) norm(x, y []float64) float64 {
+	if f.cholesky {
+		return dot(y, y)
+	}
+	return dot(x, y)
+}
+
+// crossLeft is the matrix whose rows meet the transformed means in the cross term x'ᵀPμ'_c: the
+// transformed rows (Lᵀx'·Lᵀμ') or the rows themselves (x'·Pμ').
+func (f quadForm) crossLeft(x, y blas64.General) blas64.General {
+	if f.cholesky {
+		return y
+	}
+	return x
 }
 
 // FitMahalanobis computes the statistics from training embeddings ([n, dim]) with integer labels in
@@ -123,7 +190,7 @@ func FitMahalanobis(train []float32, dim int, labels []int64, numClasses int) (*
 	if m.TrainPrec, err = inverse(totalScatter, dim, "training covariance"); err != nil {
 		return nil, err
 	}
-	m.prepare()
+	m.prepare(true)
 	return m, nil
 }
 
@@ -170,37 +237,23 @@ func inverse(a []float64, dim int, what string) ([]float64, error) {
 
 var posInf = math.Inf(1)
 
-// prepare derives the centred, symmetrised scoring matrices.
-func (m *Mahalanobis) prepare() {
+// prepare derives the scoring forms, with Cholesky factors unless told otherwise.
+func (m *Mahalanobis) prepare(cholesky bool) {
 	d, k := m.Dim, len(m.Classes)
-	m.prec = symmetrised(m.ClassPrec, d)
-	m.trainPrec = symmetrised(m.TrainPrec, d)
+	m.prec = newQuadForm(m.ClassPrec, d, cholesky)
+	m.trainPrec = newQuadForm(m.TrainPrec, d, cholesky)
 	centred := blas64.General{Rows: k, Cols: d, Stride: d, Data: make([]float64, k*d)}
 	for c := 0; c < k; c++ {
 		for j := 0; j < d; j++ {
 			centred.Data[c*d+j] = m.ClassMeans[c*d+j] - m.TrainMean[j]
 		}
 	}
-	m.precMeans = blas64.General{Rows: d, Cols: k, Stride: k, Data: make([]float64, d*k)}
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, m.prec, centred, 0, m.precMeans)
+	m.means = blas64.General{Rows: k, Cols: d, Stride: d, Data: make([]float64, k*d)}
+	m.prec.transform(centred, m.means)
 	m.meanNorms = make([]float64, k)
 	for c := 0; c < k; c++ {
-		s := 0.0
-		for j := 0; j < d; j++ {
-			s += centred.Data[c*d+j] * m.precMeans.Data[j*k+c]
-		}
-		m.meanNorms[c] = s
+		m.meanNorms[c] = m.prec.norm(centred.Data[c*d:(c+1)*d], m.means.Data[c*d:(c+1)*d])
 	}
-}
-
-func symmetrised(a []float64, d int) blas64.General {
-	s := blas64.General{Rows: d, Cols: d, Stride: d, Data: make([]float64, d*d)}
-	for i := 0; i < d; i++ {
-		for j := 0; j < d; j++ {
-			s.Data[i*d+j] = (a[i*d+j] + a[j*d+i]) / 2
-		}
-	}
-	return s
 }
 
 // Scores returns, for each row of x ([n, Dim]), the Mahalanobis score −min_c d_c(x) and the relative
@@ -231,10 +284,10 @@ func (m *Mahalanobis) Scores(x []float32) (maha, relative []float64, err error) 
 		yg := blas64.General{Rows: b, Cols: d, Stride: d, Data: y[:b*d]}
 		gg := blas64.General{Rows: b, Cols: k, Stride: k, Data: g[:b*k]}
 
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, xg, m.prec, 0, yg)
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, xg, m.precMeans, 0, gg)
+		m.prec.transform(xg, yg)
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, m.prec.crossLeft(xg, yg), m.means, 0, gg)
 		for i := 0; i < b; i++ {
-			q := dot(xc[i*d:(i+1)*d], y[i*d:(i+1)*d])
+			q := m.prec.norm(xc[i*d:(i+1)*d], y[i*d:(i+1)*d])
 			best := posInf
 			for c := 0; c < k; c++ {
 				best = min(best, q-2*g[i*k+c]+m.meanNorms[c])
@@ -242,9 +295,9 @@ func (m *Mahalanobis) Scores(x []float32) (maha, relative []float64, err error) 
 			maha[lo+i] = -best
 			relative[lo+i] = best // completed below once d_0 is known
 		}
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, xg, m.trainPrec, 0, yg)
+		m.trainPrec.transform(xg, yg)
 		for i := 0; i < b; i++ {
-			d0 := dot(xc[i*d:(i+1)*d], y[i*d:(i+1)*d])
+			d0 := m.trainPrec.norm(xc[i*d:(i+1)*d], y[i*d:(i+1)*d])
 			relative[lo+i] = -(relative[lo+i] - d0)
 		}
 	}

@@ -232,31 +232,38 @@ func TestMahalanobisStats(t *testing.T) {
 }
 
 // TestMahalanobisScores checks the float64 Mahalanobis and relative Mahalanobis scores on features,
-// probe logits and zero-shot logits to 1e-9.
+// probe logits and zero-shot logits to 1e-9, through Cholesky factors and through the full precision
+// matrices (the fallback when a factorisation fails).
 func TestMahalanobisScores(t *testing.T) {
 	ref := openTensors(t, "scores.safetensors")
 	for _, path := range []string{"features", "logits", "zeroshot"} {
-		t.Run(path, func(t *testing.T) {
-			train, labels, dim, sets := mahaInputs(t, path)
-			m, err := FitMahalanobis(train, dim, labels, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string][2][]float64{}
-			for _, set := range []string{"id", "near", "far"} {
-				maha, rel, err := m.Scores(sets[set])
+		for _, cholesky := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/cholesky=%v", path, cholesky), func(t *testing.T) {
+				train, labels, dim, sets := mahaInputs(t, path)
+				m, err := FitMahalanobis(train, dim, labels, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkScores(t, "Mahalanobis/"+set, maha, ref.f64(path+"/Mahalanobis/"+set), 1e-9, 0)
-				checkScores(t, "Mahalanobis_relative/"+set, rel, ref.f64(path+"/Mahalanobis_relative/"+set), 1e-9, 1e-9)
-				got[set] = [2][]float64{maha, rel}
-			}
-			for _, set := range []string{"near", "far"} {
-				checkRecomputedMetrics(t, path+"/Mahalanobis", got["id"][0], got[set][0], set)
-				checkRecomputedMetrics(t, path+"/Mahalanobis_relative", got["id"][1], got[set][1], set)
-			}
-		})
+				if !m.prec.cholesky || !m.trainPrec.cholesky {
+					t.Fatal("well-conditioned covariances must use Cholesky factors")
+				}
+				m.prepare(cholesky)
+				got := map[string][2][]float64{}
+				for _, set := range []string{"id", "near", "far"} {
+					maha, rel, err := m.Scores(sets[set])
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkScores(t, "Mahalanobis/"+set, maha, ref.f64(path+"/Mahalanobis/"+set), 1e-9, 0)
+					checkScores(t, "Mahalanobis_relative/"+set, rel, ref.f64(path+"/Mahalanobis_relative/"+set), 1e-9, 1e-9)
+					got[set] = [2][]float64{maha, rel}
+				}
+				for _, set := range []string{"near", "far"} {
+					checkRecomputedMetrics(t, path+"/Mahalanobis", got["id"][0], got[set][0], set)
+					checkRecomputedMetrics(t, path+"/Mahalanobis_relative", got["id"][1], got[set][1], set)
+				}
+			})
+		}
 	}
 }
 
