@@ -14,8 +14,8 @@ var benchShapes = []struct{ m, k, n int }{
 func BenchmarkSgemm(b *testing.B) {
 	for _, kern := range kernels() {
 		for _, s := range benchShapes {
-			if kern == goKernel && s.m*s.k*s.n > 3152*768*768 {
-				continue // the portable kernel is too slow to time every shape
+			if kern == goKernel && kernel != goKernel {
+				continue // the portable kernel takes minutes where it is not in use
 			}
 			b.Run(fmt.Sprintf("%s/%dx%dx%d", kern.name, s.m, s.k, s.n), func(b *testing.B) {
 				rng := rand.New(rand.NewPCG(1, 1))
