@@ -66,6 +66,31 @@ type Backend interface {
 	Reduce(x *Tensor, axis int, op ReduceOp) *Tensor
 	// ArgMax over the last dimension, returned on the host.
 	ArgMax(x *Tensor) []int
+
+	// Backward operations: each takes the forward op's inputs and dy, the gradient of a scalar loss with
+	// respect to the forward result, and returns the gradients with respect to the inputs.
+
+	// LayerNormBackward returns dx and, when w is not nil, dw and db (the bias gradient does not depend on
+	// the bias, so the bias itself is not needed). With w nil, dw and db are nil.
+	LayerNormBackward(x, w, dy *Tensor, eps float32) (dx, dw, db *Tensor)
+	// ActivationBackward returns dy·f'(x).
+	ActivationBackward(x, dy *Tensor, f Act) *Tensor
+	// SoftmaxBackward returns dx from the softmax output y (over the last dimension).
+	SoftmaxBackward(y, dy *Tensor) *Tensor
+	// L2NormalizeBackward returns dx of L2Normalize(x, eps).
+	L2NormalizeBackward(x, dy *Tensor, eps float32) *Tensor
+	// AttentionBackward returns the gradients of Attention with respect to q, k and v. Scores are
+	// recomputed per block of queries, so memory stays O(block × Nk); opt.Bias is treated as a constant.
+	AttentionBackward(q, k, v, dy *Tensor, heads int, opt AttnOpts) (dq, dk, dv *Tensor)
+	// Conv2DBackward returns dx, dw and db (db is always computed; callers without a bias ignore it).
+	Conv2DBackward(x, w, dy *Tensor, p Conv) (dx, dw, db *Tensor)
+	// Pool2DBackward returns dx; max pooling routes each gradient to the first maximal input of its window.
+	Pool2DBackward(x, dy *Tensor, p Pool) *Tensor
+	// ScatterAddRows is Gather's backward: a zero tensor [rows, ...] with src row i added to row idx[i].
+	ScatterAddRows(src *Tensor, idx []int, rows int) *Tensor
+	// SumTo sums x over the dimensions along which a tensor of shape was broadcast onto x (the trailing
+	// broadcasting rule of Add), giving the gradient of that operand.
+	SumTo(x *Tensor, shape ...int) *Tensor
 }
 
 // Act names an elementwise activation.

@@ -464,6 +464,7 @@ func Cases() []Case {
 		}})
 	}
 	cs = append(cs, shapeCases()...)
+	cs = append(cs, backwardCases()...)
 	return cs
 }
 
