@@ -14,6 +14,7 @@ type Manifest struct {
 	Family      string `json:"family"`
 	Constructor struct {
 		ModelConfig json.RawMessage `json:"model_config"`
+		ModelName   string          `json:"model_name"` // timm fixtures: the timm.create_model name
 	} `json:"constructor"`
 	Architecture json.RawMessage `json:"architecture"`
 	Weights      struct {

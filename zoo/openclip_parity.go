@@ -17,7 +17,7 @@ func openCLIPManifestSpec(m *Manifest) (*Spec, error) {
 	if m.Constructor.ModelConfig == nil {
 		return nil, fmt.Errorf("zoo: manifest %s: no constructor.model_config", m.Name)
 	}
-	cfg, err := ParseOpenCLIPConfig(m.Constructor.ModelConfig)
+	cfg, err := parseOpenCLIPManifestConfig(m)
 	if err != nil {
 		return nil, fmt.Errorf("zoo: manifest %s: %w", m.Name, err)
 	}

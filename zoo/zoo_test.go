@@ -131,8 +131,9 @@ func TestResolveErrors(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
 		{"not json", `{"model_cfg": `, "config"},
 		{"unknown layout", `{"foo": 1}`, "not an open_clip_config.json"},
-		{"resnet", `{"model_cfg": {"embed_dim": 1024, "vision_cfg": {"layers": [3, 4, 6, 3], "width": 64}}}`, "ModifiedResNet"},
-		{"timm tower", `{"model_cfg": {"embed_dim": 640, "vision_cfg": {"timm_model_name": "convnext_base"}}}`, "timm image tower"},
+		{"resnet stages", `{"model_cfg": {"embed_dim": 1024, "vision_cfg": {"layers": [3, 4, 6], "width": 64}}}`, "ModifiedResNet"},
+		{"timm tower", `{"model_cfg": {"embed_dim": 640, "vision_cfg": {"timm_model_name": "vit_base_patch16_224", "timm_proj": "linear"}}}`, "timm image tower"},
+		{"timm pool", `{"model_cfg": {"embed_dim": 640, "vision_cfg": {"timm_model_name": "convnext_base", "timm_pool": "avg", "timm_proj": "linear"}}}`, "timm_pool"},
 		{"hf text", `{"model_cfg": {"embed_dim": 512, "text_cfg": {"hf_model_name": "xlm-roberta-base"}}}`, "Hugging Face"},
 		{"bad heads", `{"model_cfg": {"embed_dim": 512, "vision_cfg": {"width": 100, "head_width": 64}}}`, "head width"},
 		{"bad std", `{"model_cfg": {"embed_dim": 512}, "preprocess_cfg": {"std": [0, 1, 1]}}`, "std"},
