@@ -175,21 +175,18 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// packBuffers are one goroutine's packed panels and edge-tile scratch.
-type packBuffers struct {
-	a, b, tile []float32
-}
+// Packing buffers outlive calls: a B panel is about a megabyte, too much to
+// allocate per product. aPool holds one goroutine's A block followed by its
+// edge-tile scratch; bPool holds shared B panels.
+var aPool, bPool sync.Pool
 
-var packPool sync.Pool
-
-func getBuffers(kern *microKernel) *packBuffers {
-	na := ((kern.mc + kern.mr - 1) / kern.mr) * kern.mr * kern.kc
-	nb := ((kern.nc + kern.nr - 1) / kern.nr) * kern.nr * kern.kc
-	nt := kern.mr * kern.nr
-	if p, ok := packPool.Get().(*packBuffers); ok && len(p.a) >= na && len(p.b) >= nb && len(p.tile) >= nt {
+// getBuffer returns a buffer of at least n values from pool.
+func getBuffer(pool *sync.Pool, n int) *[]float32 {
+	if p, ok := pool.Get().(*[]float32); ok && len(*p) >= n {
 		return p
 	}
-	return &packBuffers{a: make([]float32, na), b: make([]float32, nb), tile: make([]float32, nt)}
+	s := make([]float32, n)
+	return &s
 }
 
 // gemm is the BLIS loop nest on t goroutines, with the two innermost loops
@@ -200,17 +197,20 @@ func getBuffers(kern *microKernel) *packBuffers {
 // Work is handed out by atomic counters rather than split evenly up front,
 // so a goroutine that loses its core for a while delays the others little.
 func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	bufs := make([]*packBuffers, t)
+	mr, nr := kern.mr, kern.nr
+	aSize := (kern.mc + mr - 1) / mr * mr * kern.kc
+	bufs := make([]*[]float32, t)
 	for w := range bufs {
-		bufs[w] = getBuffers(kern)
+		bufs[w] = getBuffer(&aPool, aSize+mr*nr)
 	}
+	bbuf := getBuffer(&bPool, (kern.nc+nr-1)/nr*nr*kern.kc)
 	defer func() {
 		for _, buf := range bufs {
-			packPool.Put(buf)
+			aPool.Put(buf)
 		}
+		bPool.Put(bbuf)
 	}()
-	mr, nr := kern.mr, kern.nr
-	bpack := bufs[0].b
+	bpack := *bbuf
 	bands := (m + kern.mc - 1) / kern.mc
 	// Cut n into equal panels of at most kern.nc columns.
 	ncStep := (n + kern.nc - 1) / kern.nc
@@ -236,8 +236,8 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 				bet = 1
 			}
 			parallel(t, func(w int) {
-				buf := bufs[w]
-				tile := buf.tile[:mr*nr]
+				apack := (*bufs[w])[:aSize]
+				tile := (*bufs[w])[aSize : aSize+mr*nr]
 				for {
 					band := int(nextBand.Add(1)) - 1
 					if band >= bands {
@@ -245,12 +245,12 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 					}
 					ic := band * kern.mc
 					mc := min(kern.mc, m-ic)
-					packA(kern, buf.a, transA, a, lda, ic, mc, pc, kc)
+					packA(kern, apack, transA, a, lda, ic, mc, pc, kc)
 					// The A micro-panel stays in L1 while the B micro-panels
 					// stream past it from L2.
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
-						ap := &buf.a[ir*kc]
+						ap := &apack[ir*kc]
 						for jr := 0; jr < nc; jr += nr {
 							nrr := min(nr, nc-jr)
 							bp := &bpack[jr*kc]
