@@ -104,7 +104,7 @@ func checkMatrix(name string, trans bool, r, c int, s []float32, ld int) {
 }
 
 // minParallelFlops is the work below which Sgemm stays on one goroutine:
-// about 100µs of single-core time, well above the cost of a fork and join.
+// some 40µs of one core at full speed, well above the cost of a fork and join.
 const minParallelFlops = 1 << 22
 
 func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

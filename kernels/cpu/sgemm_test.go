@@ -256,3 +256,23 @@ func TestSgemmPanicsOnBadArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestSgemmRandomShapes sweeps small random shapes across the tile edges
+// of every kernel.
+func TestSgemmRandomShapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for i := 0; i < 150; i++ {
+		g := gemmCase{
+			m: 1 + rng.IntN(45), n: 1 + rng.IntN(70), k: 1 + rng.IntN(40), pad: rng.IntN(4),
+			alpha: float32(rng.NormFloat64()), beta: []float32{0, 1, 0.5}[rng.IntN(3)],
+			transA: rng.IntN(2) == 1, transB: rng.IntN(2) == 1,
+		}
+		a, lda, b, ldb, c0, ldc := g.operands(rng)
+		want, mag := refGemm(g, a, lda, b, ldb, c0, ldc)
+		for _, kern := range kernels() {
+			c := append([]float32(nil), c0...)
+			sgemm(kern, g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+			t.Run(kern.name+"/"+g.String(), func(t *testing.T) { checkGemm(t, g, c, ldc, c0, want, mag) })
+		}
+	}
+}
