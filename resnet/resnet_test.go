@@ -213,6 +213,29 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestTimmReference compares the standard ResNet with PyTorch reference outputs of torchvision's
+// Bottleneck network (timm's resnet layout) at stage widths 8–64, blocks (1, 2, 1, 1), 5 classes
+// (testdata/gen_timm_resnet.py).
+func TestTimmReference(t *testing.T) {
+	c := Config{Style: Timm, Layers: []int{1, 2, 1, 1}, Width: 8, ImageSize: 64, NumClasses: 5}
+	m, err := Load(c, tensor.CPU{}, open(t, "testdata/timm_resnet.safetensors"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io := open(t, "testdata/timm_resnet_io.safetensors")
+	w, _ := io.Tensor("image")
+	v, _ := w.Float32()
+	traced := map[string]*tensor.Tensor{}
+	f, l, err := m.Forward(tensor.CPU{}.FromHost(v, w.Shape...), func(n string, x *tensor.Tensor) { traced[n] = x })
+	if err != nil {
+		t.Fatal(err)
+	}
+	allclose(t, "stem_out", traced["stem_out"], io)
+	allclose(t, "layer4_out", traced["layer4_out"], io)
+	allclose(t, "features", f, io)
+	allclose(t, "logits", l, io)
+}
+
 // TestTimmRandom runs the standard ResNet on random weights: shapes of the features and logits, and the
 // logits equal the classifier applied to the features.
 func TestTimmRandom(t *testing.T) {
