@@ -105,7 +105,11 @@ func init() {
 			"", []string{"checkpoint_teacher.pth"}, ibot+"vitl_16/checkpoint_teacher.pth"),
 		timmSpec("ibot_vit_large_in21k", "vit_large", "ibot_in22k_rand_mask", &TimmConfig{ViT: vitCfg(16, 1024, 24, 16, "token", 0), Keys: ibotKeys}, false,
 			"", []string{"checkpoint_teacher.pth"}, ibot+"vitl_16_rand_mask/checkpoint_teacher.pth"),
-		// BEiT-L/16 pretrained and fine-tuned on ImageNet-22k, built as a real Beit (see the package doc).
+		// BEiT-L/16 pretrained and fine-tuned on ImageNet-22k, built as a real Beit: relative position bias
+		// per block, layer scale, q/v biases, mean pooling + fc_norm. The paper's code instead loads these
+		// weights into a plain timm ViT with strict=False, which silently skips the relative position
+		// tables, gammas, q/v biases and fc_norm and leaves a random pos_embed and qkv bias: most of the
+		// network is not the published model. plp's strict key table makes that impossible.
 		timmSpec("beit_vit_large_in21k", "beit_large_patch16_224", "pt22k_ft22k", &TimmConfig{ViT: beit, Keys: beitKeys}, true,
 			"timm/beit_large_patch16_224.in22k_ft_in22k", []string{"beit_large_patch16_224_pt22k_ft22k.pth", "model.safetensors"},
 			"https://conversationhub.blob.core.windows.net/beit-share-public/beit/beit_large_patch16_224_pt22k_ft22k.pth"),
