@@ -20,6 +20,28 @@ func maxAVX512(x []float32) float32
 //go:noescape
 func expSubAVX512(dst, x []float32, m float32) float32
 
+//go:noescape
+func geluAVX512(dst, x []float32)
+
+//go:noescape
+func quickGeluAVX512(dst, x []float32)
+
+func gelu(dst, x []float32) {
+	if hasAVX512 {
+		geluAVX512(dst, x)
+		return
+	}
+	geluGo(dst, x)
+}
+
+func quickGelu(dst, x []float32) {
+	if hasAVX512 {
+		quickGeluAVX512(dst, x)
+		return
+	}
+	quickGeluGo(dst, x)
+}
+
 func dot(x, y []float32) float32 {
 	if hasAVX512 {
 		return dotAVX512(x, y)

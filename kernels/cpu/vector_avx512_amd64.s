@@ -276,6 +276,33 @@ maxdone:
 	MOVSS  X0, ret+24(FP)
 	RET
 
+// EXPCONSTS loads the constants of EXP into Z19..Z30; it clobbers AX.
+#define EXPCONSTS \
+	MOVL         $0xc2d00000, AX \
+	VPBROADCASTD AX, Z20 \
+	MOVL         $0x42b20000, AX \
+	VPBROADCASTD AX, Z21 \
+	MOVL         $0x3fb8aa3b, AX \
+	VPBROADCASTD AX, Z22 \
+	MOVL         $0x3f318000, AX \
+	VPBROADCASTD AX, Z23 \
+	MOVL         $0xb95e8083, AX \
+	VPBROADCASTD AX, Z24 \
+	MOVL         $0x39500d01, AX \
+	VPBROADCASTD AX, Z25 \
+	MOVL         $0x3ab60b61, AX \
+	VPBROADCASTD AX, Z26 \
+	MOVL         $0x3c088889, AX \
+	VPBROADCASTD AX, Z27 \
+	MOVL         $0x3d2aaaab, AX \
+	VPBROADCASTD AX, Z28 \
+	MOVL         $0x3e2aaaab, AX \
+	VPBROADCASTD AX, Z29 \
+	MOVL         $0x3f000000, AX \
+	VPBROADCASTD AX, Z30 \
+	MOVL         $0x3f800000, AX \
+	VPBROADCASTD AX, Z19
+
 // EXP sets Z in place to exp(Z) for t already clamped to [-104, 89],
 // NaN passing through; it clobbers Z1 and Z2. Z20..Z30 hold the constants
 // loaded by expSubAVX512.
@@ -301,36 +328,57 @@ maxdone:
 	VMAXPS Z, Z20, Z  \
 	VMINPS Z, Z21, Z
 
+// CLAMPONLY clamps Z to [-104, 89] in place, keeping NaN.
+#define CLAMPONLY(Z) \
+	VMAXPS Z, Z20, Z  \
+	VMINPS Z, Z21, Z
+
+// QGELU sets Z to Z·sigmoid(1.702·Z) = Z / (1 + exp(-1.702·Z)); it
+// clobbers Z1, Z2, Z5 and needs -1.702 in Z18.
+#define QGELU(Z) \
+	VMULPS  Z18, Z, Z5 \
+	CLAMPONLY(Z5)      \
+	EXP(Z5)            \
+	VADDPS  Z19, Z5, Z5 \
+	VDIVPS  Z5, Z, Z
+
+// GELU sets Z to Z·Φ(Z) = Z/2·erfc(-Z/√2). With u = -Z/√2, z = |u| and
+// t = 1/(1 + z/2), erfc(z) = t·exp(-z² + P(t)) for a degree-9 P with
+// coefficients in Z6..Z15, and erfc(u) = 2 - erfc(z) when u < 0. It
+// clobbers Z0..Z3, Z5 and K2.
+#define GELU(Z) \
+	VMULPS       Z16, Z, Z3  \
+	VPANDD       Z31, Z3, Z5 \
+	VCMPPS       $4, Z5, Z3, K2 \
+	VMOVAPS      Z5, Z0      \
+	VFMADD213PS  Z19, Z17, Z0 \
+	VDIVPS       Z0, Z19, Z0 \
+	VMOVAPS      Z15, Z1     \
+	VFMADD213PS  Z14, Z0, Z1 \
+	VFMADD213PS  Z13, Z0, Z1 \
+	VFMADD213PS  Z12, Z0, Z1 \
+	VFMADD213PS  Z11, Z0, Z1 \
+	VFMADD213PS  Z10, Z0, Z1 \
+	VFMADD213PS  Z9, Z0, Z1  \
+	VFMADD213PS  Z8, Z0, Z1  \
+	VFMADD213PS  Z7, Z0, Z1  \
+	VFMADD213PS  Z6, Z0, Z1  \
+	VFNMADD213PS Z1, Z5, Z5  \
+	CLAMPONLY(Z5)            \
+	EXP(Z5)                  \
+	VMULPS       Z0, Z5, Z5  \
+	VSUBPS       Z5, Z18, Z0 \
+	VMOVAPS      Z0, K2, Z5  \
+	VMULPS       Z17, Z, Z   \
+	VMULPS       Z5, Z, Z
+
 // func expSubAVX512(dst, x []float32, m float32) float32
 TEXT ·expSubAVX512(SB), NOSPLIT, $0-60
 	MOVQ         dst_base+0(FP), DI
 	MOVQ         x_base+24(FP), SI
 	MOVQ         x_len+32(FP), CX
 	VBROADCASTSS m+48(FP), Z31
-	MOVL         $0xc2d00000, AX // -104
-	VPBROADCASTD AX, Z20
-	MOVL         $0x42b20000, AX // 89
-	VPBROADCASTD AX, Z21
-	MOVL         $0x3fb8aa3b, AX // log2(e)
-	VPBROADCASTD AX, Z22
-	MOVL         $0x3f318000, AX // ln2Hi
-	VPBROADCASTD AX, Z23
-	MOVL         $0xb95e8083, AX // ln2Lo
-	VPBROADCASTD AX, Z24
-	MOVL         $0x39500d01, AX // 1/5040
-	VPBROADCASTD AX, Z25
-	MOVL         $0x3ab60b61, AX // 1/720
-	VPBROADCASTD AX, Z26
-	MOVL         $0x3c088889, AX // 1/120
-	VPBROADCASTD AX, Z27
-	MOVL         $0x3d2aaaab, AX // 1/24
-	VPBROADCASTD AX, Z28
-	MOVL         $0x3e2aaaab, AX // 1/6
-	VPBROADCASTD AX, Z29
-	MOVL         $0x3f000000, AX // 1/2
-	VPBROADCASTD AX, Z30
-	MOVL         $0x3f800000, AX // 1
-	VPBROADCASTD AX, Z19
+	EXPCONSTS
 	VPXORD       Z16, Z16, Z16
 	VPXORD       Z17, Z17, Z17
 
@@ -379,4 +427,94 @@ expdone:
 	HSUM
 	VZEROUPPER
 	MOVSS  X0, ret+56(FP)
+	RET
+
+// func quickGeluAVX512(dst, x []float32)
+TEXT ·quickGeluAVX512(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         x_base+24(FP), SI
+	MOVQ         x_len+32(FP), CX
+	EXPCONSTS
+	MOVL         $0xbfd9db23, AX // -1.702
+	VPBROADCASTD AX, Z18
+
+qgelu16:
+	CMPQ    CX, $16
+	JB      qgelutail
+	VMOVUPS (SI), Z4
+	QGELU(Z4)
+	VMOVUPS Z4, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     qgelu16
+
+qgelutail:
+	TESTQ     CX, CX
+	JEQ       qgeludone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z4
+	QGELU(Z4)
+	VMOVUPS   Z4, K1, (DI)
+
+qgeludone:
+	VZEROUPPER
+	RET
+
+// func geluAVX512(dst, x []float32)
+TEXT ·geluAVX512(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         x_base+24(FP), SI
+	MOVQ         x_len+32(FP), CX
+	EXPCONSTS
+	MOVL         $0xbfa1fc4e, AX // erfc coefficients c0..c9
+	VPBROADCASTD AX, Z6
+	MOVL         $0x3f8000c7, AX
+	VPBROADCASTD AX, Z7
+	MOVL         $0x3ebf88fb, AX
+	VPBROADCASTD AX, Z8
+	MOVL         $0x3dc636c9, AX
+	VPBROADCASTD AX, Z9
+	MOVL         $0xbe3ec24c, AX
+	VPBROADCASTD AX, Z10
+	MOVL         $0x3e8ec7cc, AX
+	VPBROADCASTD AX, Z11
+	MOVL         $0xbf914e5d, AX
+	VPBROADCASTD AX, Z12
+	MOVL         $0x3fbe87b0, AX
+	VPBROADCASTD AX, Z13
+	MOVL         $0xbf527892, AX
+	VPBROADCASTD AX, Z14
+	MOVL         $0x3e2ef945, AX
+	VPBROADCASTD AX, Z15
+	MOVL         $0xbf3504f3, AX // -1/√2
+	VPBROADCASTD AX, Z16
+	MOVL         $0x3f000000, AX // 0.5
+	VPBROADCASTD AX, Z17
+	MOVL         $0x40000000, AX // 2
+	VPBROADCASTD AX, Z18
+	MOVL         $0x7fffffff, AX // |·| mask
+	VPBROADCASTD AX, Z31
+
+gelu16:
+	CMPQ    CX, $16
+	JB      gelutail
+	VMOVUPS (SI), Z4
+	GELU(Z4)
+	VMOVUPS Z4, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     gelu16
+
+gelutail:
+	TESTQ     CX, CX
+	JEQ       geludone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z4
+	GELU(Z4)
+	VMOVUPS   Z4, K1, (DI)
+
+geludone:
+	VZEROUPPER
 	RET

@@ -28,5 +28,22 @@ func BenchmarkVector(b *testing.B) {
 			bench("MaxVal", func() { im.maxVal(x) })
 			bench("ExpSub", func() { im.expSub(dst, x, 1) })
 		}
+		for _, im := range []struct {
+			name            string
+			gelu, quickGelu func(dst, x []float32)
+		}{{"dispatch", Gelu, QuickGelu}, {"go", geluGo, quickGeluGo}} {
+			b.Run(fmt.Sprintf("Gelu/%s/%d", im.name, n), func(b *testing.B) {
+				b.SetBytes(int64(4 * n))
+				for i := 0; i < b.N; i++ {
+					im.gelu(dst, x)
+				}
+			})
+			b.Run(fmt.Sprintf("QuickGelu/%s/%d", im.name, n), func(b *testing.B) {
+				b.SetBytes(int64(4 * n))
+				for i := 0; i < b.N; i++ {
+					im.quickGelu(dst, x)
+				}
+			})
+		}
 	}
 }
