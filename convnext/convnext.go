@@ -61,12 +61,15 @@ func build(c Config, be tensor.Backend, p map[string]*tensor.Tensor) *Model {
 		}
 		for j := 0; j < c.Depths[i]; j++ {
 			b := s + "blocks." + strconv.Itoa(j) + "."
+			// Layer scale is per output channel of fc2, so it folds into fc2's rows and bias:
+			// gamma·(W·h + b) = (gamma∘W)·h + gamma∘b. The block then needs no separate scaling pass.
+			gamma := p[b+"gamma"]
 			st.blocks = append(st.blocks, block{
 				dw: p[b+"conv_dw.weight"], dwb: p[b+"conv_dw.bias"],
 				norm: norm{p[b+"norm.weight"], p[b+"norm.bias"]},
 				fc1:  p[b+"mlp.fc1.weight"], fc1b: p[b+"mlp.fc1.bias"],
-				fc2: p[b+"mlp.fc2.weight"], fc2b: p[b+"mlp.fc2.bias"],
-				gamma: p[b+"gamma"],
+				fc2:  be.Mul(p[b+"mlp.fc2.weight"], gamma.Reshape(gamma.Numel(), 1)),
+				fc2b: be.Mul(p[b+"mlp.fc2.bias"], gamma),
 			})
 		}
 		m.stages = append(m.stages, st)
@@ -98,12 +101,10 @@ func (m *Model) forwardBlock(x *tensor.Tensor, b *block) *tensor.Tensor {
 	be.Free(n)
 	g := be.Activation(f, tensor.GELU)
 	be.Free(f)
-	o := be.Linear(g, b.fc2, b.fc2b)
+	o := be.Linear(g, b.fc2, b.fc2b) // layer scale folded in
 	be.Free(g)
-	s := be.Mul(o, b.gamma)
+	back := be.Permute(o, 0, 3, 1, 2)
 	be.Free(o)
-	back := be.Permute(s, 0, 3, 1, 2)
-	be.Free(s)
 	out := be.Add(x, back)
 	be.Free(back)
 	return out
