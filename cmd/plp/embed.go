@@ -55,9 +55,11 @@ default), left out and listed in the metadata; --on-error fail stops the run.
 --knn prints the paper's k-NN accuracy (k=20, T=0.02, cosine, weighted vote) of the test split against
 the train split and saves the neighbour indices in knn.safetensors.
 
-Example (CIFAR-10 under $PLP_DATA_ROOT/cifar-10-batches-py):
+Example: CIFAR-10 unpacked as ~/data/cifar-10-batches-py, the ViT-B/16 OpenAI weights downloaded from
+the Hugging Face repository timm/vit_base_patch16_clip_224.openai (open_clip_model.safetensors):
   plp embed --model openclip_ViT-B-16/openai --weights open_clip_model.safetensors \
-    --dataset CIFAR10 --data-root ~/data --out ~/embeddings --knn`,
+    --dataset CIFAR10 --data-root ~/data --out ~/embeddings --knn
+writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensors.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or path of an open_clip_config.json, open_clip model config or fixture manifest"},
 			&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (.safetensors, .bin, .pt, .pth)"},
