@@ -276,3 +276,38 @@ func TestSgemmRandomShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmConcurrentCallers checks that calls from several goroutines at
+// once, as a backend running heads in parallel makes, do not share state.
+func TestSgemmConcurrentCallers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	type job struct {
+		g             gemmCase
+		a, b, c, c0   []float32
+		lda, ldb, ldc int
+		want, mag     []float64
+	}
+	jobs := make([]*job, 6)
+	for i := range jobs {
+		g := gemmCase{m: 150 + 7*i, n: 90 + 5*i, k: 120, pad: i % 3, alpha: 1, beta: 0.5, transB: i%2 == 0}
+		j := &job{g: g}
+		j.a, j.lda, j.b, j.ldb, j.c0, j.ldc = g.operands(rng)
+		j.c = append([]float32(nil), j.c0...)
+		j.want, j.mag = refGemm(g, j.a, j.lda, j.b, j.ldb, j.c0, j.ldc)
+		jobs[i] = j
+	}
+	done := make(chan struct{})
+	for _, j := range jobs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			g := j.g
+			Sgemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, j.a, j.lda, j.b, j.ldb, g.beta, j.c, j.ldc)
+		}()
+	}
+	for range jobs {
+		<-done
+	}
+	for _, j := range jobs {
+		checkGemm(t, j.g, j.c, j.ldc, j.c0, j.want, j.mag)
+	}
+}
