@@ -1,11 +1,13 @@
 // Package cpu holds the float32 compute kernels of the CPU backend: a packed,
-// cache-blocked, multi-threaded SGEMM and the vector kernels behind softmax,
-// layer norm and friends.
+// cache-blocked, multi-threaded SGEMM (Sgemm, SgemmBatched) and the vector
+// kernels behind softmax, layer norm and the MLP activations (Dot, Axpy,
+// Scale, Sum, MaxVal, ExpSub, Gelu, QuickGelu).
 //
-// Each kernel written in assembly has a pure-Go twin with the same contract.
-// On amd64 the assembly kernels are chosen at start-up from the CPU features
-// (AVX-512, else AVX2+FMA); other architectures and builds tagged purego use
-// the Go twins. Features reports the choice.
+// Each kernel written in assembly has a pure-Go twin with the same contract,
+// and the tests hold the two to the same float64 reference. On amd64 the
+// assembly is chosen at start-up from the CPU features: AVX-512 for
+// everything, else AVX2+FMA for SGEMM; other architectures and builds
+// tagged purego use the Go twins. Features names the SGEMM kernel chosen.
 //
 // The kernels are internal building blocks: callers must pass consistent
 // sizes and strides. A violated precondition is a programming error and
