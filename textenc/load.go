@@ -70,14 +70,28 @@ func checkTensors(model string, table map[string][]int, be tensor.Backend, ws ma
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", model, err)
 		}
-		out[k] = be.FromHost(v, shape...)
+		if hw, ok := be.(hostWrapper); ok {
+			out[k] = hw.Wrap(v, shape...)
+		} else {
+			out[k] = be.FromHost(v, shape...)
+		}
 	}
 	return out, nil
+}
+
+// hostWrapper is implemented by backends whose tensors can alias host memory (tensor.CPU). Loading through
+// it keeps float32 checkpoint data where it is (typically a memory-mapped file) instead of copying every
+// weight onto the heap, which would also double the garbage collector's heap target.
+type hostWrapper interface {
+	Wrap(data []float32, shape ...int) *tensor.Tensor
 }
 
 // New builds a model from checkpoint tensors whose keys are prefix + the keys of c.Shapes(). The caller
 // passes exactly the tensors of this tower: any other key, a missing key, a wrong shape or a non-float
 // dtype is reported in a *LoadError listing every offending key.
+//
+// On a backend that can alias host memory (tensor.CPU) the model's weights alias the float32 data of ws
+// without copying: the store the tensors came from must stay open while the model is in use.
 func New(c Config, be tensor.Backend, ws map[string]*weights.Tensor, prefix string) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err

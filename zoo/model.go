@@ -29,8 +29,9 @@ type towers struct {
 
 // Model is a built model: an image tower and, for CLIP-style families, a text tower.
 type Model struct {
-	spec *Spec
-	be   tensor.Backend
+	spec  *Spec
+	be    tensor.Backend
+	store weights.Store // the checkpoint, kept open while weights alias it; nil for random weights
 	towers
 }
 
@@ -95,12 +96,24 @@ func LoadSpec(spec *Spec, weightsPath string, be tensor.Backend) (*Model, error)
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
 	t, err := spec.Config.load(be, st)
 	if err != nil {
+		st.Close()
 		return nil, fmt.Errorf("zoo: %s from %s: %w", spec.Name, weightsPath, err)
 	}
-	return &Model{spec: spec, be: be, towers: t}, nil
+	// On the CPU the weights alias the (memory-mapped) checkpoint, so the file stays open with the model.
+	return &Model{spec: spec, be: be, towers: t, store: st}, nil
+}
+
+// Close releases the checkpoint file the model's weights may alias; the model must not be used
+// afterwards. Models that are never closed keep the file mapped until the process exits.
+func (m *Model) Close() error {
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Close()
+	m.store = nil
+	return err
 }
 
 // Parts selects the towers NewRandomParts builds.

@@ -36,6 +36,7 @@ func runOpenCLIPManifest(m *Manifest, be tensor.Backend) ([]Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer model.Close() // every output is copied to the host before return
 	io, err := weights.OpenSafetensors(m.Path(m.IO.File))
 	if err != nil {
 		return nil, err
