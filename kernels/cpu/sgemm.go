@@ -104,8 +104,9 @@ func checkMatrix(name string, trans bool, r, c int, s []float32, ld int) {
 }
 
 // minParallelFlops is the work below which Sgemm stays on one goroutine:
-// some 40µs of one core at full speed, well above the cost of a fork and join.
-const minParallelFlops = 1 << 22
+// some 80µs of one core at full speed, well above the cost of a fork and
+// join even when the other cores are slow to pick up work.
+const minParallelFlops = 1 << 23
 
 func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
@@ -122,19 +123,23 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 	bands := (m + kern.mc - 1) / kern.mc
 	nTiles := (n + kern.nr - 1) / kern.nr
 	if t > 1 && bands < 2*t && nTiles >= 2*t {
-		// Too few row bands to share out: give each goroutine a slab of
-		// columns and let it pack its own panels.
-		per := (nTiles + t - 1) / t
-		parallel(t, func(w int) {
-			j0, j1 := min(w*per*kern.nr, n), min((w+1)*per*kern.nr, n)
-			if j0 == j1 {
-				return
+		// Too few row bands to share out: hand out slabs of columns
+		// instead, four per goroutine, each packing its own panels.
+		per := (nTiles + 4*t - 1) / (4 * t)
+		var next atomic.Int64
+		parallel(t, func(int) {
+			for {
+				j0 := (int(next.Add(1)) - 1) * per * kern.nr
+				if j0 >= n {
+					return
+				}
+				j1 := min(j0+per*kern.nr, n)
+				bs := b[j0:]
+				if transB {
+					bs = b[j0*ldb:]
+				}
+				gemm(kern, 1, transA, transB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
 			}
-			bs := b[j0:]
-			if transB {
-				bs = b[j0*ldb:]
-			}
-			gemm(kern, 1, transA, transB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
 		})
 		return
 	}

@@ -219,7 +219,10 @@ func TestSgemmDegenerate(t *testing.T) {
 func TestSgemmThreads(t *testing.T) {
 	defer SetThreads(0)
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, s := range []struct{ m, n, k int }{{197, 230, 96}, {60, 700, 64}, {500, 70, 64}} {
+	for _, s := range []struct{ m, n, k int }{{197, 230, 96}, {60, 700, 128}, {500, 70, 128}} {
+		if 2*s.m*s.n*s.k < minParallelFlops {
+			t.Fatalf("%v is too small to fork", s)
+		}
 		g := gemmCase{m: s.m, n: s.n, k: s.k, pad: 1, alpha: 1, beta: 0.5, transB: true}
 		a, lda, b, ldb, c0, ldc := g.operands(rng)
 		want, mag := refGemm(g, a, lda, b, ldb, c0, ldc)
