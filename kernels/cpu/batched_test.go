@@ -15,18 +15,19 @@ func TestSgemmBatched(t *testing.T) {
 		batch          int
 		shareB         bool
 		threads, extra int // extra: gap between consecutive matrices
+		forks          bool
 	}{
-		{"serial", gemmCase{m: 7, n: 9, k: 5, pad: 1, alpha: 1, beta: 0}, 3, false, 2, 3},
-		{"parallel QKᵀ", gemmCase{m: 40, n: 40, k: 64, alpha: 0.125, beta: 0, transB: true}, 48, false, 2, 0},
-		{"parallel shared B", gemmCase{m: 33, n: 50, k: 70, pad: 2, alpha: 1, beta: 0.5}, 40, true, 3, 5},
-		{"transposed A", gemmCase{m: 30, n: 31, k: 65, alpha: -1, beta: 1, transA: true}, 80, false, 2, 1},
+		{"serial", gemmCase{m: 7, n: 9, k: 5, pad: 1, alpha: 1, beta: 0}, 3, false, 2, 3, false},
+		{"parallel QKᵀ", gemmCase{m: 40, n: 40, k: 64, alpha: 0.125, beta: 0, transB: true}, 48, false, 2, 0, true},
+		{"parallel shared B", gemmCase{m: 33, n: 50, k: 70, pad: 2, alpha: 1, beta: 0.5}, 40, true, 3, 5, true},
+		{"parallel transposed A", gemmCase{m: 30, n: 31, k: 65, alpha: -1, beta: 1, transA: true}, 80, false, 2, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			SetThreads(tt.threads)
 			g := tt.g
-			if parallel := strings.HasPrefix(tt.name, "parallel") || tt.name == "transposed A"; parallel && 2*g.m*g.n*g.k*tt.batch < minParallelFlops {
-				t.Fatalf("batch too small to fork")
+			if tt.forks != (2*g.m*g.n*g.k*tt.batch >= minParallelFlops) {
+				t.Fatalf("batch does not take the path it tests")
 			}
 			var as, bs, cs, c0s [][]float32
 			var lda, ldb, ldc int
