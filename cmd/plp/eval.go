@@ -3,8 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -123,13 +126,50 @@ func runEval(c *cli.Context) error {
 	if src.Logits != nil && res.Accuracy > 0 {
 		fmt.Fprintf(c.App.Writer, "ID test accuracy %.2f%%\n\n", 100*res.Accuracy)
 	}
-	if err := eval.WriteMarkdown(c.App.Writer, res.Records); err != nil {
-		return err
-	}
+	printSummary(c.App.Writer, res.Records)
 	if opt.Out != "" {
-		fmt.Fprintf(c.App.ErrWriter, "reports written to %s\n", opt.Out)
+		fmt.Fprintf(c.App.ErrWriter, "reports written to %s (ood_metrics.json, .csv, .md with AUPR, plots/)\n", opt.Out)
 	}
 	return nil
+}
+
+// printSummary prints one row per method and one AUROC / FPR95 column pair per OOD set, plus their mean:
+// the shape of the paper's tables, narrow enough for a terminal.
+func printSummary(w io.Writer, recs []eval.Record) {
+	var methods, sets []string
+	cell := map[[2]string]eval.Record{}
+	for _, r := range recs {
+		m := eval.Label(r.Method, r.Params)
+		if !slices.Contains(methods, m) {
+			methods = append(methods, m)
+		}
+		if !slices.Contains(sets, r.OOD) {
+			sets = append(sets, r.OOD)
+		}
+		cell[[2]string{m, r.OOD}] = r
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "method\t")
+	for _, s := range append(sets, "mean") {
+		fmt.Fprintf(tw, "%s AUROC\t%s FPR95\t", s, s)
+	}
+	fmt.Fprintln(tw)
+	for _, m := range methods {
+		fmt.Fprintf(tw, "%s\t", m)
+		var sa, sf float64
+		n := 0
+		for _, s := range sets {
+			r, ok := cell[[2]string{m, s}]
+			if !ok {
+				fmt.Fprint(tw, "-\t-\t")
+				continue
+			}
+			fmt.Fprintf(tw, "%.2f\t%.2f\t", r.AUROC, r.FPR95)
+			sa, sf, n = sa+r.AUROC, sf+r.FPR95, n+1
+		}
+		fmt.Fprintf(tw, "%.2f\t%.2f\t\n", sa/float64(max(n, 1)), sf/float64(max(n, 1)))
+	}
+	tw.Flush()
 }
 
 // readProbe loads hp.json and head.safetensors from a `plp probe` folder.

@@ -112,3 +112,33 @@ func TestProbeThenEval(t *testing.T) {
 		t.Fatal("eval with a missing OOD set succeeded")
 	}
 }
+
+// TestDemo runs the whole pipeline on the repository's fixture model and fake CIFAR data.
+func TestDemo(t *testing.T) {
+	out := t.TempDir()
+	log, err := runApp(t, "demo", "--repo", "../..", "--out", out)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, log)
+	}
+	for _, f := range []string{"embeddings/CIFAR10/openclip_vit_quickgelu/train.safetensors", "embeddings/CIFAR100/openclip_vit_quickgelu/test.safetensors",
+		"probe/head.safetensors", "probe/pseudo_labels.safetensors", "probe/hp.json", "probe/ood_metrics.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatalf("demo did not write %s: %v", f, err)
+		}
+	}
+	e, err := data.ReadEmbeddings(filepath.Join(out, "embeddings/CIFAR10/openclip_vit_quickgelu/train.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.N != 100 || e.D != 64 {
+		t.Fatalf("CIFAR-10 train store is %d×%d, want the fake set's 100 images × ViT width 64", e.N, e.D)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "probe/ood_metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []eval.Record
+	if err := json.Unmarshal(b, &recs); err != nil || len(recs) != 8 {
+		t.Fatalf("ood_metrics.json: %d records (%v), want 8 (4 logit scores, 2 Mahalanobis, 2 k-NN)", len(recs), err)
+	}
+}
