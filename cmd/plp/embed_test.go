@@ -313,3 +313,22 @@ func TestEmbedErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEmbedProgressLine(t *testing.T) {
+	b := newProgressBar(&bytes.Buffer{}, "train")
+	cases := []struct {
+		p    data.Progress
+		bar  bool
+		want string
+	}{
+		{data.Progress{Done: 50, Total: 100, Elapsed: 10 * time.Second}, false, "train 50/100  50% 5.0 images/s ETA 10s"},
+		// Resumed samples count as done but not towards the rate.
+		{data.Progress{Done: 60, Total: 100, Resumed: 40, Elapsed: 4 * time.Second, Skipped: 2}, false, "train 60/100  60% 5.0 images/s ETA 8s (2 skipped)"},
+		{data.Progress{Done: 10, Total: 10, Elapsed: time.Second}, true, "train 10/10 100% [==============================] 10.0 images/s ETA 0s"},
+	}
+	for _, c := range cases {
+		if got := b.line(c.p, c.bar); got != c.want {
+			t.Errorf("line(%+v) = %q, want %q", c.p, got, c.want)
+		}
+	}
+}
