@@ -332,3 +332,24 @@ func TestEmbedProgressLine(t *testing.T) {
 		}
 	}
 }
+
+// --knn on a run of the test split alone reads the train split from the store.
+func TestEmbedKNNReadsStoredTrainSplit(t *testing.T) {
+	out := t.TempDir()
+	args := []string{"embed", "--model", embedModel, "--weights", embedWeights, "--dataset", "CIFAR10", "--data-root", embedData, "--out", out, "--knn"}
+	if _, err := runPLP(t, append(args, "--split", "test")...); err == nil || !strings.Contains(err.Error(), "train.safetensors") {
+		t.Fatalf("--knn without a train split: %v", err)
+	}
+	all, err := runPLP(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := runPLP(t, append(args, "--split", "test")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := func(s string) string { return s[strings.Index(s, "k-NN accuracy"):] }
+	if acc(all) != acc(alone) {
+		t.Errorf("k-NN with both splits: %q; with the stored train split: %q", acc(all), acc(alone))
+	}
+}
