@@ -3,6 +3,7 @@ package textenc
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"plp/tensor"
 )
@@ -85,6 +86,15 @@ func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tens
 		}
 	}
 
+	// Causal attention makes position i depend only on positions <= i, so the positions after the last
+	// end token of the batch cannot change any pooled feature: dropping them is exact and saves most of
+	// the work for short prompts. A trace sees the full sequence, as the reference intermediates do.
+	if n := slices.Max(eot) + 1; trace == nil && n < L {
+		for i := range T {
+			copy(flat[i*n:(i+1)*n], flat[i*L:i*L+n])
+		}
+		flat, L = flat[:T*n], n
+	}
 	e := be.Gather(m.tokenEmb, flat).Reshape(T, L, c.Width)
 	pos := m.posEmb
 	if L < c.ContextLength {

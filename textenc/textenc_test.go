@@ -137,6 +137,18 @@ func TestFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			allclose(t, "text_embed_normalized", norm, io)
+			// Without a trace the positions after the last end token are skipped; that must be exact.
+			short, err := m.EncodeText(text, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allclose(t, "text_embed", short, io)
+			a, b := be.ToHost(short), be.ToHost(embed)
+			for i := range a {
+				if math.Abs(float64(a[i]-b[i])) > 1e-6*(1+math.Abs(float64(b[i]))) {
+					t.Fatalf("text_embed[%d]: %v skipping padding, %v on the full context", i, a[i], b[i])
+				}
+			}
 			allclose(t, "logit_scale", be.FromHost([]float32{m.LogitScale()}), io)
 			allclose(t, "logit_scale_exp", m.ScaleLogits(be.FromHost([]float32{1})), io)
 
