@@ -46,3 +46,42 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMicroKernel times each micro-kernel on one tile with its panels
+// in L1: the ceiling the blocking can approach.
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, kern := range kernels() {
+		b.Run(kern.name, func(b *testing.B) {
+			const k = 256
+			a := make([]float32, kern.mr*k)
+			bp := make([]float32, kern.nr*k)
+			c := make([]float32, kern.mr*kern.nr)
+			for i := 0; i < b.N; i++ {
+				kern.fn(k, &a[0], &bp[0], &c[0], kern.nr, 1, 1)
+			}
+			b.ReportMetric(2*float64(kern.mr*kern.nr*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkPack times packing row-stored panels, as for op(B) = Wᵀ, from a
+// ViT-sized weight matrix.
+func BenchmarkPack(b *testing.B) {
+	for _, kern := range kernels() {
+		for _, w := range []int{kern.mr, kern.nr} {
+			b.Run(fmt.Sprintf("%s/w%d", kern.name, w), func(b *testing.B) {
+				const rows, k, kc = 768, 768, 256
+				src := make([]float32, rows*k)
+				dst := make([]float32, kc*w)
+				b.SetBytes(int64(4 * (rows / w) * w * k))
+				for i := 0; i < b.N; i++ {
+					for r := 0; r+w <= rows; r += w {
+						for p := 0; p+kc <= k; p += kc {
+							packRows(kern, dst, src[r*k+p:], k, w, kc, w)
+						}
+					}
+				}
+			})
+		}
+	}
+}
