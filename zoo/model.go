@@ -92,7 +92,7 @@ func Load(nameOrPath, weightsPath string, be tensor.Backend) (*Model, error) {
 // LoadSpec builds spec's model with the weights in weightsPath. The checkpoint must match the model
 // exactly: missing, unexpected and wrongly shaped tensors are reported together, by key.
 func LoadSpec(spec *Spec, weightsPath string, be tensor.Backend) (*Model, error) {
-	st, err := OpenWeights(weightsPath)
+	st, err := openSpecWeights(spec, weightsPath)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package zoo
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -292,4 +293,15 @@ func (v timmResNet) Forward(x *tensor.Tensor, trace Trace) (embed, preproj *tens
 func (v timmResNet) Logits(x *tensor.Tensor) (*tensor.Tensor, error) {
 	_, l, err := v.m.Forward(x, nil)
 	return l, err
+}
+
+// openSpecWeights opens spec's checkpoint. A PyTorch checkpoint of a family whose key table names the
+// state dict inside the file ("model", "target_encoder", "state_dict") is read from exactly that entry;
+// everything else goes through OpenWeights.
+func openSpecWeights(spec *Spec, path string) (weights.Store, error) {
+	c, ok := spec.Config.(*TimmConfig)
+	if !ok || c.Keys.StateDict == "" || strings.EqualFold(filepath.Ext(path), ".safetensors") {
+		return OpenWeights(path)
+	}
+	return weights.OpenTorch(path, weights.TorchOptions{Key: c.Keys.StateDict})
 }

@@ -270,3 +270,50 @@ func TestOpenCLIPTowers(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfSupervisedCheckpoints loads PyTorch checkpoints in the MAE and MSN layouts: the state dict is
+// read from the family's entry ("model", "target_encoder", not MSN's online "encoder"), and the features
+// equal those of the same encoder saved as a bare timm state dict.
+func TestSelfSupervisedCheckpoints(t *testing.T) {
+	tiny := &vit.TimmConfig{ImageSize: 32, PatchSize: 16, Width: 16, Layers: 1, Heads: 2, MLPRatio: 4, Pool: "token", Eps: 1e-6}
+	spec := func(km KeyMap) *Spec { return &Spec{Name: km.Family, Config: &TimmConfig{ViT: tiny, Keys: km}} }
+	be := tensor.CPU{}
+	x := make([]float32, 2*3*32*32)
+	for i := range x {
+		x[i] = float32(i%17)/8 - 1
+	}
+	features := func(s *Spec, file string) ([]float32, error) {
+		m, err := LoadSpec(s, "testdata/ssl/"+file, be)
+		if err != nil {
+			return nil, err
+		}
+		f, _, err := m.EncodeImage(be.FromHost(x, 2, 3, 32, 32))
+		if err != nil {
+			return nil, err
+		}
+		return be.ToHost(f), nil
+	}
+	want, err := features(spec(timmKeys), "plain_tiny.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		keys KeyMap
+		file string
+	}{{maeKeys, "mae_tiny.pth"}, {msnKeys, "msn_tiny.pth.tar"}} {
+		got, err := features(spec(tc.keys), tc.file)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.keys.Family, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: features %v, want %v", tc.keys.Family, got[:4], want[:4])
+		}
+	}
+	// The wrong family's table: no "model" entry in an MSN file; decoder keys are unexpected for timm.
+	if _, err := features(spec(maeKeys), "msn_tiny.pth.tar"); err == nil {
+		t.Error("MAE table loaded an MSN checkpoint")
+	}
+	if _, err := features(spec(timmKeys), "mae_tiny.pth"); err == nil || !strings.Contains(err.Error(), "decoder_embed.weight") {
+		t.Errorf("timm table on an MAE checkpoint: %v", err)
+	}
+}
