@@ -166,8 +166,8 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
-// TestShortContext checks that rows shorter than the context use the leading positions: causal attention
-// makes the pooled feature independent of the positions after the end token.
+// TestShortContext checks that rows shorter than the context use the leading positions, and that dropping
+// the positions after the end token (causal attention cannot see them) changes nothing.
 func TestShortContext(t *testing.T) {
 	cfg, _ := readManifest(t, "openclip_vit_f16")
 	be := tensor.CPU{}
@@ -177,7 +177,8 @@ func TestShortContext(t *testing.T) {
 	}
 	full := make([]int32, cfg.ContextLength)
 	copy(full, []int32{49406, 320, 1125, 539, 320, 1929, 269, 49407})
-	a, err := m.EncodeText([][]int32{full}, false)
+	// A trace forces the full context; without one the padding after the end token is skipped.
+	a, err := m.Encode([][]int32{full}, false, func(string, *tensor.Tensor) {})
 	if err != nil {
 		t.Fatal(err)
 	}
