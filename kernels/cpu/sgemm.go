@@ -369,11 +369,9 @@ func kernel4x4Go(k int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
 	b := unsafe.Slice(bp, 4*k)
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
-	for p := 0; p < k; p++ {
-		av := a[p*4 : p*4+4 : p*4+4]
-		bv := b[p*4 : p*4+4 : p*4+4]
-		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
-		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+	for len(a) >= 4 && len(b) >= 4 {
+		a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2
@@ -390,6 +388,7 @@ func kernel4x4Go(k int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
 		c31 += a3 * b1
 		c32 += a3 * b2
 		c33 += a3 * b3
+		a, b = a[4:], b[4:]
 	}
 	c := unsafe.Slice(cp, 3*ldc+4)
 	acc := [16]float32{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
