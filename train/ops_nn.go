@@ -144,11 +144,10 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 	return tp.record(be.MatMul(a.Value, b.Value, transA, transB), func(g *tensor.Tensor) {
 		if a.requiresGrad {
 			// C = op(A)·op(B): d op(A) = G·op(B)ᵀ.
-			var da *tensor.Tensor
+			da := be.MatMul(g, b.Value, false, !transB)
 			if transA {
-				da = be.MatMul(b.Value, g, transB, true) // (G·op(B)ᵀ)ᵀ = op(B)·Gᵀ
-			} else {
-				da = be.MatMul(g, b.Value, false, !transB)
+				// A holds op(A)ᵀ: transpose the gradient back.
+				da = be.Permute(da, permSwapLast(da.Rank())...)
 			}
 			tp.accumulate(a, da)
 		}
@@ -157,15 +156,14 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 			if b.Value.Rank() == 2 && a.Value.Rank() > 2 {
 				// A shared right operand: fold the batch into rows.
 				r := a.Value.Rank()
-				m, k := a.Value.Dim(r-2), a.Value.Dim(r-1)
+				k := a.Value.Dim(r - 1)
 				a2 := a.Value
 				if transA {
 					a2 = be.Permute(a2, permSwapLast(r)...)
-					m, k = k, m
+					k = a.Value.Dim(r - 2)
 				}
 				a2 = a2.Reshape(-1, k)
 				g2 := g.Reshape(-1, g.Dim(-1))
-				_ = m
 				if transB {
 					db = be.MatMul(g2, a2, true, false)
 				} else {
