@@ -2,6 +2,8 @@ package data
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,7 +118,8 @@ func Embed(ctx context.Context, ds Dataset, tr imaging.Transform, enc Encoder, o
 	ck := &checkpoint{dir: opt.PartialDir, chunk: opt.Batch * opt.ChunkBatches, d: d}
 	start := 0
 	if ck.dir != "" {
-		man := embedManifest{Format: 1, Settings: opt.Settings, Batch: opt.Batch, ChunkBatches: opt.ChunkBatches, Samples: n, Dim: d}
+		man := embedManifest{Format: 1, Settings: opt.Settings, Batch: opt.Batch, ChunkBatches: opt.ChunkBatches, Samples: n, Dim: d,
+			SamplesSHA256: samplesDigest(ds)}
 		var err error
 		if start, err = ck.open(man, opt.Resume, res); err != nil {
 			return nil, err
@@ -165,6 +168,23 @@ type embedManifest struct {
 	ChunkBatches int               `json:"chunk_batches"`
 	Samples      int               `json:"samples"`
 	Dim          int               `json:"dim"`
+	// SamplesSHA256 digests every sample's path and label, so that a dataset whose files changed but
+	// not their number is not taken for the checkpointed one.
+	SamplesSHA256 string `json:"samples_sha256"`
+}
+
+// samplesDigest is the hex SHA-256 of the samples' paths and labels, in order.
+func samplesDigest(ds Dataset) string {
+	h := sha256.New()
+	var buf []byte
+	for i := 0; i < ds.Len(); i++ {
+		buf = append(buf[:0], ds.Path(i)...)
+		buf = append(buf, 0)
+		buf = strconv.AppendInt(buf, int64(ds.Label(i)), 10)
+		buf = append(buf, '\n')
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // diff lists the settings in which m and o differ.
@@ -195,6 +215,9 @@ func (m embedManifest) diff(o embedManifest) []string {
 		if f.a != f.b {
 			out = append(out, fmt.Sprintf("%s %d (checkpoint %d)", f.name, f.b, f.a))
 		}
+	}
+	if m.SamplesSHA256 != o.SamplesSHA256 {
+		out = append(out, "the dataset's files or labels")
 	}
 	return out
 }

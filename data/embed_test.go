@@ -272,3 +272,27 @@ func TestEmbedRejectsMismatchedTransform(t *testing.T) {
 		t.Fatalf("clip224 into a 64×64 model: %v", err)
 	}
 }
+
+func TestEmbedResumeRefusesChangedDataset(t *testing.T) {
+	_, enc, tr := loadFixture(t)
+	root, badPath := corruptFolder(t)
+	ds, err := Open(root, "", "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := EmbedOptions{Batch: 1, ChunkBatches: 1, OnError: FailBad, PartialDir: filepath.Join(t.TempDir(), "p")}
+	if _, err := Embed(context.Background(), ds, tr, enc, opt); err == nil {
+		t.Fatal("fail mode embedded a corrupt image")
+	}
+	// The first chunk is saved; the user replaces the bad file by another one.
+	if err := os.Rename(badPath, filepath.Join(root, "cat", "3.png")); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err = Open(root, "", "train"); err != nil {
+		t.Fatal(err)
+	}
+	opt.Resume = true
+	if _, err := Embed(context.Background(), ds, tr, enc, opt); err == nil || !strings.Contains(err.Error(), "files or labels") {
+		t.Fatalf("resume over a changed dataset: %v", err)
+	}
+}
