@@ -14,6 +14,9 @@ func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 func packPanelAVX512(dst, src *float32, idx *int32, k int, lo, hi, stlo, sthi uint16)
 
 //go:noescape
+func packCopyAVX512(dst, src *float32, ld, k int, lo, hi, stlo, sthi uint16)
+
+//go:noescape
 func packT32AVX512(dst, src *float32, ld, blocks int)
 
 //go:noescape
@@ -26,7 +29,7 @@ var (
 
 var avx512Kernel = &microKernel{
 	name: "avx512", mr: 14, nr: 32, mc: 14 * 8, kc: 256, nc: 1024,
-	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512,
+	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512, packCols: packColsAVX512,
 }
 
 // packRowsAVX512 is packRowsGo in vector code: full 14- and 32-row panels
@@ -56,6 +59,18 @@ func packRowsAVX512(dst, src []float32, ld, rows, kc, w int) {
 	storeMask := uint32(1)<<w - 1
 	packPanelAVX512(&dst[0], &src[0], &idx[0], kc,
 		uint16(rowMask), uint16(rowMask>>16), uint16(storeMask), uint16(storeMask>>16))
+}
+
+// packColsAVX512 is packColsGo with masked 16-lane moves, for w <= 32.
+func packColsAVX512(dst, src []float32, ld, cols, kc, w int) {
+	if w > 32 {
+		packColsGo(dst, src, ld, cols, kc, w)
+		return
+	}
+	colMask := uint32(1)<<cols - 1
+	storeMask := uint32(1)<<w - 1
+	packCopyAVX512(&dst[0], &src[0], ld, kc,
+		uint16(colMask), uint16(colMask>>16), uint16(storeMask), uint16(storeMask>>16))
 }
 
 var avx2Kernel = &microKernel{

@@ -439,3 +439,43 @@ block:
 done:
 	VZEROUPPER
 	RET
+
+// func packCopyAVX512(dst, src *float32, ld, k int, lo, hi, stlo, sthi uint16)
+//
+// For p < k it loads the lanes set in lo and hi (zero in the others) of
+// src[p·ld:] and stores the lanes set in stlo and sthi to dst[p·w:], where
+// w is the number of stored lanes.
+TEXT ·packCopyAVX512(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    ld+16(FP), R8
+	SHLQ    $2, R8
+	MOVQ    k+24(FP), CX
+	MOVWQZX lo+32(FP), R10
+	MOVWQZX hi+34(FP), R11
+	MOVWQZX stlo+36(FP), R12
+	MOVWQZX sthi+38(FP), R13
+	KMOVW   R10, K1
+	KMOVW   R11, K2
+	KMOVW   R12, K3
+	KMOVW   R13, K4
+	POPCNTQ R12, BX
+	POPCNTQ R13, DX
+	ADDQ    DX, BX
+	SHLQ    $2, BX
+	TESTQ   CX, CX
+	JEQ     copydone
+
+copyloop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS   Z0, K3, (DI)
+	VMOVUPS   Z1, K4, 64(DI)
+	ADDQ      R8, SI
+	ADDQ      BX, DI
+	DECQ      CX
+	JNE       copyloop
+
+copydone:
+	VZEROUPPER
+	RET

@@ -93,3 +93,38 @@ func TestMicroKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestPackCols checks each kernel's vector copy packing against
+// packColsGo, reading to the very end of the source.
+func TestPackCols(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	for _, kern := range kernels() {
+		if kern.packCols == nil {
+			continue
+		}
+		for _, w := range []int{kern.mr, kern.nr} {
+			for _, cols := range []int{1, w - 1, w} {
+				for _, kc := range []int{1, 2, 17, 256} {
+					ld := cols + 5
+					src := randVec(rng, (kc-1)*ld+cols, 1)
+					want := make([]float32, kc*w)
+					got := make([]float32, kc*w+1)
+					for i := range want {
+						want[i], got[i] = float32(math.NaN()), float32(math.NaN())
+					}
+					got[kc*w] = 7
+					packColsGo(want, src, ld, cols, kc, w)
+					kern.packCols(got[:kc*w], src, ld, cols, kc, w)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%s w=%d cols=%d kc=%d: dst[%d] = %g, want %g", kern.name, w, cols, kc, i, got[i], want[i])
+						}
+					}
+					if got[kc*w] != 7 {
+						t.Fatalf("%s w=%d cols=%d kc=%d: wrote past the panel", kern.name, w, cols, kc)
+					}
+				}
+			}
+		}
+	}
+}

@@ -22,6 +22,8 @@ type microKernel struct {
 	fn func(k int, a, b, c *float32, ldc int, alpha, beta float32)
 	// packRows interleaves rows stored ld apart; nil means packRowsGo.
 	packRows func(dst, src []float32, ld, rows, kc, w int)
+	// packCols copies rows stored ld apart; nil means packColsGo.
+	packCols func(dst, src []float32, ld, cols, kc, w int)
 }
 
 // kernel is the micro-kernel Sgemm uses; set once at start-up.
@@ -301,12 +303,7 @@ func packA(kern *microKernel, dst []float32, trans bool, a []float32, lda, i0, m
 		panel := dst[q*kc : q*kc+mr*kc]
 		if trans {
 			// Stored k×m: the mr values for one p are contiguous.
-			for p := 0; p < kc; p++ {
-				src := a[(p0+p)*lda+i0+q:]
-				d := panel[p*mr : p*mr+mr]
-				copy(d, src[:rows])
-				clear(d[rows:])
-			}
+			packCols(kern, panel, a[p0*lda+i0+q:], lda, rows, kc, mr)
 			continue
 		}
 		packRows(kern, panel, a[(i0+q)*lda+p0:], lda, rows, kc, mr)
@@ -323,12 +320,7 @@ func packB(kern *microKernel, dst []float32, trans bool, b []float32, ldb, p0, k
 		cols := min(nr, nc-q)
 		panel := dst[q*kc : q*kc+nr*kc]
 		if !trans {
-			for p := 0; p < kc; p++ {
-				src := b[(p0+p)*ldb+j0+q:]
-				d := panel[p*nr : p*nr+nr]
-				copy(d, src[:cols])
-				clear(d[cols:])
-			}
+			packCols(kern, panel, b[p0*ldb+j0+q:], ldb, cols, kc, nr)
 			continue
 		}
 		packRows(kern, panel, b[(j0+q)*ldb+p0:], ldb, cols, kc, nr)
@@ -359,6 +351,27 @@ func packRowsGo(dst, src []float32, ld, rows, kc, w int) {
 		for p := 0; p < kc; p++ {
 			dst[p*w+r] = 0
 		}
+	}
+}
+
+// packCols sets dst[p·w+j] = src[p·ld+j] for p < kc and j < cols, and
+// zeroes dst[p·w+j] for cols <= j < w: it copies the first cols values of
+// kc rows stored ld apart into rows of w.
+func packCols(kern *microKernel, dst, src []float32, ld, cols, kc, w int) {
+	_ = dst[kc*w-1]
+	_ = src[(kc-1)*ld+cols-1]
+	if kern.packCols != nil {
+		kern.packCols(dst, src, ld, cols, kc, w)
+		return
+	}
+	packColsGo(dst, src, ld, cols, kc, w)
+}
+
+func packColsGo(dst, src []float32, ld, cols, kc, w int) {
+	for p := 0; p < kc; p++ {
+		d := dst[p*w : p*w+w]
+		copy(d, src[p*ld:p*ld+cols])
+		clear(d[cols:])
 	}
 }
 
