@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"plp/kernels/cpu"
 )
 
 func convOut(in, k, stride, pad int) int { return (in+2*pad-k)/stride + 1 }
@@ -138,11 +140,7 @@ func (c CPU) depthwise(out, xd, wd, bd []float32, B, C, H, W, kh, kw, ho, wo int
 						}
 						if p.StrideW == 1 {
 							off := kx - p.PadW
-							s := srow[x0+off : x1+off]
-							d := drow[x0:x1]
-							for i := range d {
-								d[i] += wv * s[i]
-							}
+							cpu.Axpy(wv, srow[x0+off:x1+off], drow[x0:x1])
 							continue
 						}
 						for ox := x0; ox < x1; ox++ {
