@@ -89,3 +89,34 @@ func BenchmarkPack(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTransposes times the four storage orders of the first shape,
+// which pack through different paths.
+func BenchmarkTransposes(b *testing.B) {
+	s := benchShapes[0]
+	for _, tr := range []struct{ a, b bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
+		b.Run(fmt.Sprintf("tA=%t/tB=%t", tr.a, tr.b), func(b *testing.B) {
+			a := make([]float32, s.m*s.k)
+			w := make([]float32, s.n*s.k)
+			c := make([]float32, s.m*s.n)
+			lda, ldb := s.k, s.n
+			if tr.a {
+				lda = s.m
+			}
+			if tr.b {
+				ldb = s.k
+			}
+			Sgemm(tr.a, tr.b, s.m, s.n, s.k, 1, a, lda, w, ldb, 0, c, s.n)
+			b.ResetTimer()
+			cpu0 := processCPUTime()
+			for i := 0; i < b.N; i++ {
+				Sgemm(tr.a, tr.b, s.m, s.n, s.k, 1, a, lda, w, ldb, 0, c, s.n)
+			}
+			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if cpu := processCPUTime() - cpu0; cpu > 0 {
+				b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+			}
+		})
+	}
+}
