@@ -92,6 +92,19 @@ func im2col(cols, x []float32, cin, H, W, kh, kw, ho, wo int, p Conv) {
 					continue
 				}
 				srow := plane[iy*W : (iy+1)*W]
+				if p.StrideW == 1 {
+					// Output columns [x0, x1) read input columns x0+off...; the rest is padding.
+					off := kx - p.PadW
+					x0, x1 := max(0, -off), min(wo, W-off)
+					if x0 >= x1 {
+						clear(drow)
+						continue
+					}
+					clear(drow[:x0])
+					copy(drow[x0:x1], srow[x0+off:x1+off])
+					clear(drow[x1:])
+					continue
+				}
 				for ox := range drow {
 					ix := ox*p.StrideW - p.PadW + kx
 					if ix < 0 || ix >= W {

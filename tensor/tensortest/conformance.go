@@ -410,6 +410,9 @@ func Cases() []Case {
 		{2, 4, 2, 2, 4, 7, 7, tensor.Conv{StrideH: 1, StrideW: 1, PadH: 3, PadW: 3, Groups: 4}, true},
 		{1, 6, 11, 10, 4, 3, 2, tensor.Conv{StrideH: 1, StrideW: 2, PadH: 1, PadW: 0, Groups: 2}, true},
 		{1, 16, 8, 8, 32, 2, 2, tensor.Conv{StrideH: 2, StrideW: 2, Groups: 1}, true},
+		// Stride-1 im2col with padding, and a kernel wider than the image plus its padding.
+		{2, 5, 9, 8, 6, 3, 3, tensor.Conv{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}, true},
+		{1, 3, 6, 3, 4, 5, 5, tensor.Conv{StrideH: 1, StrideW: 1, PadH: 2, PadW: 1, Groups: 1}, false},
 	} {
 		s := s
 		cs = append(cs, Case{Name: fmt.Sprintf("Conv2D/%dx%dx%dx%d_w%dx%dx%dx%d_s%d_p%d_g%d", s.B, s.cin, s.H, s.W, s.cout, s.cin/s.p.Groups, s.kh, s.kw, s.p.StrideH, s.p.PadH, s.p.Groups), Tol: sumTol(s.cin / s.p.Groups * s.kh * s.kw),
