@@ -65,8 +65,9 @@ func (c CPU) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
 				for o := 0; o < copg; o++ {
 					bv := bd[gi*copg+o]
 					row := dst[o*ho*wo : (o+1)*ho*wo]
-					for i := range row {
-						row[i] = bv
+					row[0] = bv
+					for n := 1; n < len(row); n *= 2 {
+						copy(row[n:], row[:n])
 					}
 				}
 				beta = 1
