@@ -95,7 +95,7 @@ type component struct {
 	// Size in samples of the component ("downsampled_width/height").
 	w, h2   int
 	plane   []uint8 // bw*8 × bh*8 samples after the IDCT
-	coefs   []int16 // progressive only: bw*bh blocks of 64, zig-zag order
+	coefs   []int16 // progressive only: bw*bh blocks of 64, natural order
 	dcPred  int32
 	td, ta  int  // Huffman tables of the current scan
 	scanned bool // some scan has covered this component

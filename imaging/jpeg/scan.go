@@ -281,7 +281,7 @@ func (d *Decoder) decodeACFirst(c *component, coef *[64]int16, ss, se int, al ui
 			if k > 63 {
 				return errorf("AC coefficient index out of range")
 			}
-			coef[k] = int16(br.receiveExtend(s) << al)
+			coef[unzig[k]] = int16(br.receiveExtend(s) << al)
 			continue
 		}
 		if r != 15 {
@@ -308,9 +308,17 @@ func (d *Decoder) decodeACRefine(c *component, coef *[64]int16, ss, se int, al u
 			if br.n < 32 {
 				br.fill()
 			}
-			sym, ok := br.decodeHuff(t)
-			if !ok {
-				return errorf("bad Huffman code")
+			var sym uint8
+			if e := t.lut[br.acc>>(64-lutBits)]; e != 0 {
+				l := uint(e >> 8)
+				br.acc <<= l
+				br.n -= l
+				sym = uint8(e)
+			} else {
+				var ok bool
+				if sym, ok = br.decodeHuffSlow(t); !ok {
+					return errorf("bad Huffman code")
+				}
 			}
 			r, s := int(sym>>4), sym&15
 			var z int16
@@ -329,9 +337,15 @@ func (d *Decoder) decodeACRefine(c *component, coef *[64]int16, ss, se int, al u
 				break
 			}
 			for ; k <= se; k++ {
-				cf := &coef[k]
+				cf := &coef[unzig[k]]
 				if *cf != 0 {
-					if br.bit() && *cf&p1 == 0 {
+					if br.n == 0 {
+						br.fill()
+					}
+					b := br.acc >> 63
+					br.acc <<= 1
+					br.n--
+					if b != 0 && *cf&p1 == 0 {
 						if *cf >= 0 {
 							*cf += p1
 						} else {
@@ -346,15 +360,21 @@ func (d *Decoder) decodeACRefine(c *component, coef *[64]int16, ss, se int, al u
 				}
 			}
 			if z != 0 && k <= se {
-				coef[k] = z
+				coef[unzig[k]] = z
 			}
 		}
 	}
 	if d.eobrun > 0 {
 		for ; k <= se; k++ {
-			cf := &coef[k]
+			cf := &coef[unzig[k]]
 			if *cf != 0 {
-				if br.bit() && *cf&p1 == 0 {
+				if br.n == 0 {
+					br.fill()
+				}
+				b := br.acc >> 63
+				br.acc <<= 1
+				br.n--
+				if b != 0 && *cf&p1 == 0 {
 					if *cf >= 0 {
 						*cf += p1
 					} else {
@@ -379,21 +399,10 @@ func (d *Decoder) finishProgressive() {
 		for by := 0; by < c.bh; by++ {
 			for bx := 0; bx < c.bw; bx++ {
 				coef := (*[64]int16)(c.coefs[(by*c.bw+bx)*64:])
-				dst := c.plane[by*8*stride+bx*8:]
-				acZero := true
-				for k := 1; k < 64; k++ {
-					z := unzig[k]
-					blk[z] = int32(coef[k]) * q[z]
-					if coef[k] != 0 {
-						acZero = false
-					}
+				for k := range blk {
+					blk[k] = int32(coef[k]) * q[k]
 				}
-				blk[0] = int32(coef[0]) * q[0]
-				if acZero {
-					idctDC(blk[0], dst, stride)
-				} else {
-					idctZero(&blk, dst, stride)
-				}
+				idctZero(&blk, c.plane[by*8*stride+bx*8:], stride)
 			}
 		}
 	}
