@@ -4,62 +4,87 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
+
+	"plp/data"
 )
 
-// progress reports a long loop's advance on w: redrawn in place on a terminal, a line every few seconds
-// otherwise.
-type progress struct {
-	w           io.Writer
-	label, unit string
-	total       int
-	tty         bool
-	start, last time.Time
-	drawn       bool
+// progressBar draws a run's progress on w: a bar redrawn in place on a terminal, a plain line every
+// progressEvery otherwise (log files, CI).
+type progressBar struct {
+	w        io.Writer
+	label    string
+	tty      bool
+	last     time.Time
+	lastLine data.Progress
+	drawn    bool
+	unit     string // what Done counts; "images" when empty
+	extra    string // appended to each line, e.g. the current loss
 }
 
-func newProgress(w io.Writer, label, unit string, total int) *progress {
+const progressEvery = 10 * time.Second
+
+func newProgressBar(w io.Writer, label string) *progressBar {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			tty = true
 		}
 	}
-	now := time.Now()
-	return &progress{w: w, label: label, unit: unit, total: total, tty: tty, start: now, last: now}
+	return &progressBar{w: w, label: label, tty: tty, last: time.Now()}
 }
 
-// Update reports done units out of total, with extra text (e.g. the loss).
-func (p *progress) Update(done int, extra string) {
+// update is data.EmbedOptions.Progress.
+func (b *progressBar) update(p data.Progress) {
+	b.lastLine = p
 	now := time.Now()
-	every := 10 * time.Second
-	if p.tty {
-		every = 100 * time.Millisecond
-	}
-	if now.Sub(p.last) < every && done < p.total {
+	if b.tty {
+		if now.Sub(b.last) < 100*time.Millisecond && p.Done < p.Total {
+			return
+		}
+		b.last = now
+		fmt.Fprintf(b.w, "\r%s\x1b[K", b.line(p, true))
+		b.drawn = true
 		return
 	}
-	p.last = now
-	line := fmt.Sprintf("%s %d/%d %s", p.label, done, p.total, p.unit)
-	if secs := now.Sub(p.start).Seconds(); secs > 0 && done > 0 {
-		rate := float64(done) / secs
-		eta := time.Duration(float64(p.total-done) / rate * float64(time.Second)).Round(time.Second)
-		line += fmt.Sprintf(" %.1f %s/s ETA %s", rate, p.unit, eta)
+	if now.Sub(b.last) >= progressEvery {
+		b.last = now
+		fmt.Fprintln(b.w, b.line(p, false))
 	}
-	if extra != "" {
-		line += " " + extra
-	}
-	if p.tty {
-		fmt.Fprintf(p.w, "\r%s\x1b[K", line)
-		p.drawn = true
-		return
-	}
-	fmt.Fprintln(p.w, line)
 }
 
-// Done ends the line on a terminal.
-func (p *progress) Done() {
-	if p.tty && p.drawn {
-		fmt.Fprintln(p.w)
+// finish ends the bar's line on a terminal.
+func (b *progressBar) finish() {
+	if b.tty && b.drawn {
+		fmt.Fprintln(b.w)
 	}
+}
+
+// line formats p: counts, percent, images/s of this run and the time left at that rate.
+func (b *progressBar) line(p data.Progress, bar bool) string {
+	frac := float64(p.Done) / float64(max(p.Total, 1))
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s %d/%d %3.0f%%", b.label, p.Done, p.Total, 100*frac)
+	if bar {
+		const width = 30
+		n := int(frac * width)
+		sb.WriteString(" [" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]")
+	}
+	if secs := p.Elapsed.Seconds(); secs > 0 && p.Done > p.Resumed {
+		rate := float64(p.Done-p.Resumed) / secs
+		eta := time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second)).Round(time.Second)
+		unit := b.unit
+		if unit == "" {
+			unit = "images"
+		}
+		fmt.Fprintf(&sb, " %.1f %s/s ETA %s", rate, unit, eta)
+	}
+	if p.Skipped > 0 {
+		fmt.Fprintf(&sb, " (%d skipped)", p.Skipped)
+	}
+	if b.extra != "" {
+		sb.WriteString(" " + b.extra)
+	}
+	return sb.String()
 }
