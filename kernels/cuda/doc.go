@@ -1,0 +1,13 @@
+// Package cuda binds the NVIDIA driver API (libcuda) and cuBLAS at run time, without cgo or CUDA headers,
+// and carries plp's PTX kernels.
+//
+// The libraries are opened with dlopen when Open is first called, so a binary built with CGO_ENABLED=0 runs
+// on machines without a GPU; there Open returns an error wrapping ErrNoDriver. Every driver and cuBLAS call
+// is checked, and a failure becomes an *Error naming the call and the CUresult or cublasStatus_t.
+//
+// Driver calls act on the context current on the calling OS thread. Context.Bind locks the goroutine to its
+// thread and makes the context current; callers bind around each batch of calls.
+//
+// cuBLAS entry points are reached through purego, which passes at most 15 arguments, so the 17+-argument
+// cublasGemmEx family is out of reach; fast GEMMs use cublasSgemm_v2 with the TF32 tensor-op math mode.
+package cuda
