@@ -120,7 +120,8 @@ func Load(c Config, be tensor.Backend, st weights.Store, prefix string) (*Model,
 }
 
 // NewRandom builds a model with seeded random weights of realistic scale (Linear weights ~ N(0, 1/fan_in),
-// LayerNorm weights 1, small biases and embeddings), for benchmarks and tests that need no checkpoint.
+// LayerNorm weights 1, small biases and embeddings), for benchmarks and tests that need no checkpoint. On
+// the CPU the weights live outside the Go heap, like a memory-mapped checkpoint, and are never freed.
 func NewRandom(c Config, be tensor.Backend, seed uint64) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -137,15 +138,30 @@ func randomTensors(table map[string][]int, be tensor.Backend, seed uint64) map[s
 	}
 	slices.Sort(keys)
 	out := make(map[string]*tensor.Tensor, len(table))
-	// One scratch buffer serves every tensor (FromHost copies), so building costs no transient memory
-	// beyond the largest tensor.
-	var scratch []float32
+	// A backend that aliases host memory gets the weights in one off-heap block, as a memory-mapped
+	// checkpoint would be; others get them through one scratch buffer (FromHost copies), so building costs
+	// no transient memory beyond the largest tensor.
+	hw, alias := be.(hostWrapper)
+	var block, scratch []float32
+	if alias {
+		total := 0
+		for _, shape := range table {
+			total += tensor.Numel(shape)
+		}
+		block = offHeap(total)
+	}
 	for _, k := range keys {
 		shape := table[k]
-		if n := tensor.Numel(shape); cap(scratch) < n {
-			scratch = make([]float32, n)
+		n := tensor.Numel(shape)
+		var v []float32
+		if alias {
+			v, block = block[:n:n], block[n:]
+		} else {
+			if cap(scratch) < n {
+				scratch = make([]float32, n)
+			}
+			v = scratch[:n]
 		}
-		v := scratch[:tensor.Numel(shape)]
 		std, mean := 0.02, 0.0
 		switch {
 		case strings.HasSuffix(k, "weight") && len(shape) >= 2:
@@ -158,7 +174,11 @@ func randomTensors(table map[string][]int, be tensor.Backend, seed uint64) map[s
 		for i := range v {
 			v[i] = float32(mean + std*r.NormFloat64())
 		}
-		out[k] = be.FromHost(v, shape...)
+		if alias {
+			out[k] = hw.Wrap(v, shape...)
+		} else {
+			out[k] = be.FromHost(v, shape...)
+		}
 	}
 	return out
 }
