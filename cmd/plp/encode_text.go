@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"plp/tensor"
+	"plp/tokenizer"
+	"plp/zoo"
+)
+
+// modelFlagUsage documents --model everywhere it appears.
+const modelFlagUsage = "registry `NAME` (see zoo) or path of an open_clip_config.json, open_clip model config or fixture manifest"
+
+func init() {
+	register(&cli.Command{
+		Name:      "encode-text",
+		Usage:     "embed texts with a CLIP text tower; prints one JSON array per text",
+		ArgsUsage: "TEXT...",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Required: true, Usage: modelFlagUsage},
+			&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE` (open_clip_model.safetensors, open_clip_pytorch_model.bin, ...)"},
+			&cli.BoolFlag{Name: "normalize", Usage: "L2-normalise each embedding"},
+		},
+		Action: encodeText,
+	})
+}
+
+func encodeText(c *cli.Context) error {
+	texts := c.Args().Slice()
+	if len(texts) == 0 {
+		return fmt.Errorf("encode-text: no TEXT given")
+	}
+	m, err := zoo.Load(c.String("model"), c.String("weights"), tensor.CPU{})
+	if err != nil {
+		return fmt.Errorf("encode-text: %w", err)
+	}
+	if !m.HasText() {
+		return fmt.Errorf("encode-text: %s has no text tower", m.Name())
+	}
+	tok, err := tokenizer.New()
+	if err != nil {
+		return fmt.Errorf("encode-text: %w", err)
+	}
+	ids := tok.Tokenize(texts, m.Text().Config().ContextLength)
+	e, err := m.EncodeText(ids, c.Bool("normalize"))
+	if err != nil {
+		return fmt.Errorf("encode-text: %w", err)
+	}
+	v, dim := m.Backend().ToHost(e), e.Dim(1)
+	enc := json.NewEncoder(c.App.Writer)
+	for i := range texts {
+		if err := enc.Encode(v[i*dim : (i+1)*dim]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
