@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"plp/data"
+	"plp/imaging"
+	"plp/tensor"
+	"plp/train"
+	"plp/weights"
+	"plp/zoo"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "finetune",
+		Usage: "fine-tune a whole image encoder with a new linear head (the paper's fine-tuning baseline)",
+		Description: `Trains the encoder of --model (timm ViT or ConvNeXt, or the ViT image tower of an open_clip model) plus
+a new linear head on the train split of --dataset, with true labels or --pseudo-labels (an int64 "labels"
+tensor, e.g. OUT/pseudo_labels.safetensors of plp probe --pseudo-labels). The recipe is the paper's
+finetune.py (DeiT's): AdamW, a per-epoch cosine schedule with linear warm-up from --warmup-lr, label
+smoothing, mixup/cutmix with soft targets, EMA of the weights, optional gradient clipping, frozen blocks,
+head init scale; --lr 0 means finetune.py's 5e-4 × batch/512. --augment adds a random resized crop and
+a flip (finetune.py itself trains on its eval transform: --augment=false).
+
+Every epoch OUT/checkpoint.safetensors (model, EMA, optimizer state, step) is replaced and a
+"epoch=E loss=L lr=R" line is appended to OUT/log.txt; --resume continues an interrupted run from the
+last finished epoch, bit-identical to an uninterrupted run. At the end OUT/model.safetensors (and
+OUT/model_ema.safetensors) hold the tuned encoder under the checkpoint's own key names, so
+  plp embed --model NAME --weights OUT/model.safetensors ...
+embeds with it; OUT/head.safetensors holds the new head.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or config file"},
+			&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE`"},
+			&cli.StringFlag{Name: "dataset", Required: true, Usage: "dataset `NAME` (" + strings.Join(data.Names, " ") + ") or an image folder path"},
+			&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
+			&cli.StringFlag{Name: "pseudo-labels", Usage: "train on the int64 \"labels\" of `FILE` instead of the true labels"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR`"},
+			&cli.IntFlag{Name: "epochs", Required: true, Usage: "training epochs"},
+			&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per optimizer step"},
+			&cli.IntFlag{Name: "accum", Value: 1, Usage: "gradient accumulation: micro-batches per step (batch must be a multiple)"},
+			&cli.Uint64Flag{Name: "seed", Value: 42},
+			&cli.Float64Flag{Name: "lr", Usage: "peak learning rate (0: 5e-4 × batch/512)"},
+			&cli.Float64Flag{Name: "min-lr", Value: 1e-5},
+			&cli.Float64Flag{Name: "warmup-lr", Value: 1e-6},
+			&cli.IntFlag{Name: "warmup-epochs", Value: 5},
+			&cli.Float64Flag{Name: "weight-decay", Value: 0.05},
+			&cli.BoolFlag{Name: "no-decay-bias-norm", Usage: "no weight decay on biases, norms and embeddings"},
+			&cli.Float64Flag{Name: "smoothing", Value: 0.1, Usage: "label smoothing"},
+			&cli.Float64Flag{Name: "clip-grad", Usage: "max gradient norm (0: no clipping)"},
+			&cli.IntFlag{Name: "freeze-blocks", Usage: "freeze the embedding and the first `K` blocks"},
+			&cli.Float64Flag{Name: "init-scale", Value: 1, Usage: "scale of the head's initial weights"},
+			&cli.Float64Flag{Name: "ema-decay", Value: 0.99996, Usage: "EMA decay per step (0: no EMA)"},
+			&cli.Float64Flag{Name: "mixup", Value: 0.8, Usage: "mixup α (0: off)"},
+			&cli.Float64Flag{Name: "cutmix", Value: 1.0, Usage: "cutmix α (0: off)"},
+			&cli.BoolFlag{Name: "augment", Value: true, Usage: "random resized crop and horizontal flip"},
+			&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
+			&cli.IntFlag{Name: "limit", Usage: "train on the first `N` images only (0: all)"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint.safetensors"},
+		},
+		Action: finetune,
+	})
+}
+
+// subset restricts a dataset to its first n images.
+type subset struct {
+	data.Dataset
+	n int
+}
+
+func (s subset) Len() int { return s.n }
+
+func finetune(c *cli.Context) error {
+	err := runFinetune(c)
+	if err != nil {
+		return fmt.Errorf("finetune: %w", err)
+	}
+	return nil
+}
+
+func runFinetune(c *cli.Context) error {
+	spec, err := zoo.Resolve(c.String("model"))
+	if err != nil {
+		return err
+	}
+	ds, err := data.Open(c.String("dataset"), c.String("data-root"), "train")
+	if err != nil {
+		return err
+	}
+	var images train.Images = ds
+	n := ds.Len()
+	if l := c.Int("limit"); l > 0 && l < n {
+		n = l
+		images = subset{ds, n}
+	}
+	labels := make([]int, n)
+	for i := range labels {
+		labels[i] = ds.Label(i)
+	}
+	classes := len(ds.Classes())
+	if pl := c.String("pseudo-labels"); pl != "" {
+		v, err := readPseudoLabels(pl)
+		if err != nil {
+			return err
+		}
+		if len(v) != ds.Len() {
+			return fmt.Errorf("%s has %d labels for %d images", pl, len(v), ds.Len())
+		}
+		for i := range labels {
+			labels[i] = int(v[i])
+		}
+	}
+	var tr imaging.Transform
+	if name := c.String("transform"); name != "" {
+		tr, err = imaging.TransformByName(name)
+	} else {
+		tr, err = data.ModelTransform(spec)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := zoo.OpenWeights(c.String("weights"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	be := tensor.CPU{}
+	enc, err := train.LoadEncoder(spec, st, be)
+	if err != nil {
+		return err
+	}
+	cfg := train.DefaultFinetuneConfig(classes)
+	cfg.Epochs, cfg.Batch, cfg.Accum, cfg.Seed = c.Int("epochs"), c.Int("batch"), c.Int("accum"), c.Uint64("seed")
+	cfg.LR = c.Float64("lr")
+	if cfg.LR == 0 {
+		cfg.LR = 5e-4 * float64(cfg.Batch) / 512
+	}
+	cfg.MinLR, cfg.WarmupLR, cfg.WarmupEpochs = c.Float64("min-lr"), c.Float64("warmup-lr"), c.Int("warmup-epochs")
+	cfg.WeightDecay, cfg.NoDecayBiasNorm = c.Float64("weight-decay"), c.Bool("no-decay-bias-norm")
+	cfg.Smoothing, cfg.ClipGrad, cfg.FreezeBlocks = c.Float64("smoothing"), c.Float64("clip-grad"), c.Int("freeze-blocks")
+	cfg.InitScale, cfg.EMADecay = c.Float64("init-scale"), c.Float64("ema-decay")
+	cfg.Mixup, cfg.Cutmix, cfg.Augment, cfg.Transform = c.Float64("mixup"), c.Float64("cutmix"), c.Bool("augment"), tr
+	f, err := train.NewFinetuner(enc, cfg, be)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	ckpt := train.CheckpointPath(out)
+	if _, err := os.Stat(ckpt); err == nil {
+		if !c.Bool("resume") {
+			return fmt.Errorf("%s exists: pass --resume to continue that run, or choose another --out", ckpt)
+		}
+		if err := f.LoadCheckpoint(ckpt); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "resuming after epoch %d\n", f.Epoch())
+	} else if c.Bool("resume") {
+		return fmt.Errorf("--resume: no checkpoint in %s", out)
+	}
+	hp, _ := json.MarshalIndent(map[string]any{"model": spec.Name, "weights": c.String("weights"), "dataset": c.String("dataset"),
+		"pseudo_labels": c.String("pseudo-labels"), "images": n, "transform": data.DescribeTransform(tr), "config": cfg}, "", "  ")
+	if err := os.WriteFile(filepath.Join(out, "hp.json"), hp, 0o644); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(out, "log.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for f.Epoch() < cfg.Epochs {
+		e := f.Epoch()
+		bar := newProgressBar(c.App.ErrWriter, fmt.Sprintf("epoch %d/%d", e+1, cfg.Epochs))
+		bar.unit = "steps"
+		start := time.Now()
+		loss, err := f.RunEpoch(ctx, images, labels, func(s train.StepStatus) {
+			bar.extra = fmt.Sprintf("loss=%.4f lr=%.3g %.1f img/s", s.Loss, s.LR, s.ImagesPerSec)
+			bar.update(data.Progress{Done: s.Step, Total: s.Steps, Elapsed: time.Since(start)})
+		})
+		bar.finish()
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted in epoch %d; rerun with --resume to continue after epoch %d", e+1, e)
+		}
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("epoch=%d loss=%.6f lr=%.6g", e+1, loss, cfg.EpochLR(e))
+		fmt.Fprintln(c.App.Writer, line)
+		fmt.Fprintln(logf, line)
+		if err := f.SaveCheckpoint(ckpt); err != nil {
+			return err
+		}
+	}
+	var original weights.Store
+	if _, ok := spec.Config.(*zoo.OpenCLIPConfig); ok {
+		original = st // keep the text tower and everything else the loader expects
+	}
+	if err := f.ExportWeights(filepath.Join(out, "model.safetensors"), original, false); err != nil {
+		return err
+	}
+	if cfg.EMADecay > 0 {
+		if err := f.ExportWeights(filepath.Join(out, "model_ema.safetensors"), original, true); err != nil {
+			return err
+		}
+	}
+	return f.ExportHead(filepath.Join(out, "head.safetensors"))
+}
