@@ -192,7 +192,7 @@ func invalidPrefixLen(b []byte) int {
 }
 
 // maxCachedPiece bounds the pieces worth caching; longer ones are rare and would bloat the cache.
-const maxCachedPiece = 64
+const maxCachedPiece = 256
 
 // maxCachedWords bounds the cache; when full it starts over, which keeps memory flat on endless
 // streams of distinct words while prompt sets (a few thousand words) stay cached.

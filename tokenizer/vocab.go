@@ -79,22 +79,57 @@ func byteRunes() (runes [256]rune, order [256]byte) {
 	return runes, order
 }
 
-// loadVocab gunzips and parses a merges file the way open_clip's SimpleTokenizer does.
-func loadVocab(gz []byte) (*vocab, error) {
+// maxMergesText bounds how much decompressed text loadVocab reads looking for its merge lines.
+const maxMergesText = 64 << 20
+
+// readLines gunzips gz until it holds n complete lines (or the stream ends) and returns them; the
+// rest of the file is never decompressed. open_clip's file holds far more merges than it uses.
+func readLines(gz []byte, n int) (string, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
-		return nil, fmt.Errorf("gunzip: %w", err)
+		return "", err
 	}
-	data, err := io.ReadAll(zr)
+	buf := make([]byte, 0, 512<<10)
+	lines := 0
+	for lines < n {
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxMergesText {
+				return "", fmt.Errorf("no %d lines in the first %d bytes", n, maxMergesText)
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		k, err := zr.Read(buf[len(buf):cap(buf)])
+		for _, c := range buf[len(buf) : len(buf)+k] {
+			if c == '\n' {
+				lines++
+			}
+		}
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return string(buf), nil
+}
+
+// loadVocab gunzips and parses a merges file the way open_clip's SimpleTokenizer does.
+func loadVocab(gz []byte) (*vocab, error) {
+	text, err := readLines(gz, 1+numMerges)
 	if err != nil {
 		return nil, fmt.Errorf("gunzip: %w", err)
 	}
-	text := string(data)
 
 	runes, order := byteRunes()
-	var runeByte = make(map[rune]byte, 256)
+	// The byte alphabet's characters all lie below U+0144.
+	var runeByte [0x144]int16
+	for i := range runeByte {
+		runeByte[i] = -1
+	}
 	for b, r := range runes {
-		runeByte[r] = byte(b)
+		runeByte[r] = int16(b)
 	}
 
 	v := &vocab{raw: make([]string, 0, VocabSize)}
@@ -111,24 +146,41 @@ func loadVocab(gz []byte) (*vocab, error) {
 		names = append(names, string(runes[b])+endOfWord)
 	}
 
-	// Skip the header line, then take numMerges lines.
+	// Skip the header line, then take numMerges lines. The merged names go into one arena so that
+	// building them costs two allocations instead of one per merge.
 	_, rest, ok := strings.Cut(text, "\n")
 	if !ok {
 		return nil, fmt.Errorf("merges file has no merge lines")
 	}
 	pairs := make([][2]string, 0, numMerges)
+	arena := make([]byte, 0, len(text))
+	ends := make([]int, 0, numMerges)
 	for len(pairs) < numMerges {
 		var line string
 		line, rest, ok = strings.Cut(rest, "\n")
 		if !ok && line == "" {
 			return nil, fmt.Errorf("merges file has %d merge lines, want at least %d", len(pairs), numMerges)
 		}
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			return nil, fmt.Errorf("merge line %d: want 2 symbols, got %d", len(pairs)+1, len(f))
+		left, right, ok := strings.Cut(line, " ")
+		if !ok || left == "" || right == "" || strings.IndexByte(right, ' ') >= 0 {
+			// Not the file's usual "a b": split on any whitespace, as Python's str.split does.
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				return nil, fmt.Errorf("merge line %d: want 2 symbols, got %d", len(pairs)+1, len(f))
+			}
+			left, right = f[0], f[1]
 		}
-		pairs = append(pairs, [2]string{f[0], f[1]})
-		names = append(names, f[0]+f[1])
+		pairs = append(pairs, [2]string{left, right})
+		arena = append(append(arena, left...), right...)
+		ends = append(ends, len(arena))
+	}
+	merged := string(arena)
+	for i, end := range ends {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		names = append(names, merged[start:end])
 	}
 	names = append(names, "<start_of_text>", "<end_of_text>")
 
@@ -151,21 +203,28 @@ func loadVocab(gz []byte) (*vocab, error) {
 		if left >= int32(512+rank) || right >= int32(512+rank) {
 			return nil, fmt.Errorf("merge line %d (%q %q) uses a symbol made by a later merge", rank+1, p[0], p[1])
 		}
-		v.merges[pairKey(left, right)] = merge{rank: int32(rank), id: ids[p[0]+p[1]]}
+		v.merges[pairKey(left, right)] = merge{rank: int32(rank), id: ids[names[512+rank]]}
 	}
 
 	// Decoding maps every character, "</w>" and the special tokens included, back to its byte.
-	var buf []byte
+	raw := make([]byte, 0, len(arena)+len(names)*2)
+	ends = ends[:0]
 	for i, s := range names {
-		buf = buf[:0]
 		for _, r := range s {
-			b, ok := runeByte[r]
-			if !ok {
+			if r >= rune(len(runeByte)) || runeByte[r] < 0 {
 				return nil, fmt.Errorf("vocabulary entry %d (%q) has a character outside the byte alphabet", i, s)
 			}
-			buf = append(buf, b)
+			raw = append(raw, byte(runeByte[r]))
 		}
-		v.raw = append(v.raw, string(buf))
+		ends = append(ends, len(raw))
+	}
+	rawText := string(raw)
+	for i, end := range ends {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		v.raw = append(v.raw, rawText[start:end])
 	}
 	if len(v.raw) != VocabSize {
 		return nil, fmt.Errorf("vocabulary has %d entries, want %d", len(v.raw), VocabSize)

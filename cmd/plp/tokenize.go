@@ -32,10 +32,14 @@ func init() {
 	})
 }
 
+// maxContextLength bounds --context-length: rows are allocated up front, and no CLIP model reads
+// more than a few hundred positions.
+const maxContextLength = 1 << 16
+
 func runTokenize(c *cli.Context) error {
 	n := c.Int("context-length")
-	if n < 1 {
-		return fmt.Errorf("tokenize: --context-length must be at least 1, got %d", n)
+	if n < 1 || n > maxContextLength {
+		return fmt.Errorf("tokenize: --context-length must be in [1, %d], got %d", maxContextLength, n)
 	}
 	var texts []string
 	if c.Bool("jsonl") {

@@ -122,6 +122,7 @@ func TestTokenizeErrors(t *testing.T) {
 	}{
 		{"no text", "", []string{"tokenize"}},
 		{"zero context", "", []string{"tokenize", "--context-length", "0", "x"}},
+		{"huge context", "", []string{"tokenize", "--context-length", "1000000000", "x"}},
 		{"jsonl with args", "\"x\"\n", []string{"tokenize", "--jsonl", "x"}},
 		{"jsonl not a string", "[1,2]\n", []string{"tokenize", "--jsonl"}},
 		{"jsonl bad json", "\"x\n", []string{"tokenize", "--jsonl"}},
