@@ -4,10 +4,18 @@
 
 // func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //
+// Subnormal arithmetic takes microcode assists that slow FMAs a hundredfold,
+// so the kernel runs with MXCSR.FTZ and DAZ set, restoring MXCSR on return.
+//
 // Accumulators: row r of the 6×16 tile lives in Y(2r), Y(2r+1).
 // Y12, Y13 hold a row of the B micro-panel; Y14, Y15 broadcast A values.
-TEXT ·sgemmKernel6x16AVX2(SB), NOSPLIT, $0-48
+TEXT ·sgemmKernel6x16AVX2(SB), NOSPLIT, $8-48
 	MOVQ k+0(FP), CX
+	STMXCSR 0(SP)
+	MOVL 0(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, 4(SP)
+	LDMXCSR 4(SP)
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
@@ -164,6 +172,7 @@ done:
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	ADDQ R8, DX
+	LDMXCSR 0(SP)
 	VZEROUPPER
 	RET
 store:
@@ -185,5 +194,6 @@ store:
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	ADDQ R8, DX
+	LDMXCSR 0(SP)
 	VZEROUPPER
 	RET

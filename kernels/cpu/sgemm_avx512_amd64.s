@@ -4,11 +4,19 @@
 
 // func sgemmKernel14x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //
+// Subnormal arithmetic takes microcode assists that slow FMAs a hundredfold,
+// so the kernel runs with MXCSR.FTZ and DAZ set, restoring MXCSR on return.
+//
 // Row r of the 14×32 C tile accumulates in Z(2r), Z(2r+1). Each step of
 // k loads one 32-wide row of the B micro-panel into Z30, Z31 and multiplies
 // it by the A values of the column, broadcast from memory by the FMAs.
-TEXT ·sgemmKernel14x32AVX512(SB), NOSPLIT, $0-48
+TEXT ·sgemmKernel14x32AVX512(SB), NOSPLIT, $8-48
 	MOVQ k+0(FP), CX
+	STMXCSR 0(SP)
+	MOVL 0(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, 4(SP)
+	LDMXCSR 4(SP)
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
@@ -355,6 +363,7 @@ done:
 	VMOVUPS Z26, (DX)
 	VMOVUPS Z27, 64(DX)
 	ADDQ R8, DX
+	LDMXCSR 0(SP)
 	VZEROUPPER
 	RET
 
@@ -401,5 +410,6 @@ store:
 	VMOVUPS Z26, (DX)
 	VMOVUPS Z27, 64(DX)
 	ADDQ R8, DX
+	LDMXCSR 0(SP)
 	VZEROUPPER
 	RET

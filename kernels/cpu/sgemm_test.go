@@ -318,3 +318,40 @@ func TestSgemmConcurrentCallers(t *testing.T) {
 		checkGemm(t, j.g, j.c, j.ldc, j.c0, j.want, j.mag)
 	}
 }
+
+// TestSgemmSubnormals checks that subnormal inputs neither break results
+// nor leave the flush-to-zero mode of the kernels switched on afterwards.
+func TestSgemmSubnormals(t *testing.T) {
+	const tiny = 1e-40 // subnormal in float32
+	for _, kern := range kernels() {
+		m, n, k := 30, 40, 20
+		a := make([]float32, m*k)
+		b := make([]float32, k*n)
+		for i := range a {
+			a[i] = tiny
+		}
+		for i := range b {
+			b[i] = 1
+		}
+		a[0] = 1 // one normal term: C[0][j] = 1 + 19·tiny
+		c := make([]float32, m*n)
+		sgemm(kern, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				want := float32(0)
+				if i == 0 {
+					want = 1
+				}
+				// Flushed or kept, a subnormal sum is below 20·tiny.
+				if d := math.Abs(float64(c[i*n+j] - want)); d > 20*tiny {
+					t.Fatalf("%s: C[%d][%d] = %g, want %g", kern.name, i, j, c[i*n+j], want)
+				}
+			}
+		}
+		// Go code after the call must still see gradual underflow.
+		x := []float32{tiny, 0.5}
+		if y := x[0] * x[1]; y == 0 {
+			t.Fatalf("%s: subnormal product flushed to zero after Sgemm", kern.name)
+		}
+	}
+}
