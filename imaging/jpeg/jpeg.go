@@ -65,9 +65,9 @@ type Image struct {
 	Pix           []uint8
 }
 
-// maxScans bounds the number of scans in a file; real progressive files
-// have about ten.
-const maxScans = 1000
+// maxScans bounds the number of scans in a file, as TurboJPEG's scan limit
+// does; real progressive files have about ten.
+const maxScans = 500
 
 // marker codes
 const (

@@ -215,6 +215,7 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 		b.Run(file+"/plp", func(b *testing.B) {
 			var d Decoder
 			b.ReportAllocs()
+			defer cpuTimer(b)()
 			for b.Loop() {
 				if _, err := d.Decode(data); err != nil {
 					b.Fatal(err)
@@ -224,6 +225,7 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 		})
 		b.Run(file+"/image_jpeg", func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuTimer(b)()
 			for b.Loop() {
 				if _, err := stdjpeg.Decode(bytes.NewReader(data)); err != nil {
 					b.Fatal(err)
