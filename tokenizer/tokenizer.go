@@ -8,9 +8,11 @@
 //
 // One step is not reproduced: open_clip first runs ftfy.fix_text, which repairs mojibake and also
 // normalises text (NFC, curly quotes to straight ones, ligatures, full-width forms, control
-// characters, "\r\n"). Text that needs none of that, such as class names and prompts, tokenizes
-// identically; text that does may not. Unicode property tables are Go's (Unicode 15), which can
-// differ from Python's for characters added in recent Unicode versions.
+// characters, "\r\n") and, in text without '<' or '>', unescapes ';'-terminated HTML references
+// a third time. Text that needs none of that, such as class names and prompts, tokenizes
+// identically; text that does may not. Unicode properties come from Go's tables (Unicode 15), so
+// characters assigned in later Unicode versions may split differently than in open_clip. Invalid
+// UTF-8, which Python text cannot hold, reads as one U+FFFD per bad byte.
 package tokenizer
 
 import (

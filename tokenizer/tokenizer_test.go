@@ -101,6 +101,10 @@ func TestEdgeCases(t *testing.T) {
 			}
 		})
 	}
+	// Go strings may hold invalid UTF-8, which Python text cannot; each bad byte reads as U+FFFD.
+	if got, want := tok.Encode("\xffcat\xe2\x82"), tok.Encode("\ufffdcat\ufffd\ufffd"); !slices.Equal(got, want) {
+		t.Errorf("invalid UTF-8: got %v, want %v", got, want)
+	}
 	if got := tok.Encode(long); len(got) != 1000 {
 		t.Errorf("Encode of 1000 words: %d ids, want 1000", len(got))
 	}
