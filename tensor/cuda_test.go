@@ -1,0 +1,124 @@
+package tensor_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"plp/kernels/cuda"
+	"plp/tensor"
+	"plp/tensor/tensortest"
+)
+
+// openCUDAOrSkip returns device 0, or skips with the reason when this machine has no usable GPU.
+func openCUDAOrSkip(t testing.TB) *tensor.CUDA {
+	be, err := tensor.OpenCUDA(0)
+	if err != nil {
+		t.Skipf("no CUDA device, skipping GPU test: %v", err)
+	}
+	return be
+}
+
+func TestCUDAConformance(t *testing.T) {
+	be := openCUDAOrSkip(t)
+	t.Logf("device %s %+v", be.Name(), be.Info())
+	tensortest.Run(t, be)
+	if err := be.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCUDAViewsAndFree checks views into device storage and that freed blocks are reused safely.
+func TestCUDAViewsAndFree(t *testing.T) {
+	be := openCUDAOrSkip(t)
+	x := be.FromHost([]float32{0, 1, 2, 3, 4, 5}, 3, 2)
+	v := x.Narrow0(1, 3).Reshape(-1)
+	if got := be.ToHost(be.Scale(v, 2, 1)); len(got) != 4 || got[0] != 5 || got[3] != 11 {
+		t.Fatalf("Scale of Narrow0 view = %v, want [5 7 9 11]", got)
+	}
+	for i := 0; i < 100; i++ {
+		y := be.Add(x, x)
+		be.Free(y)
+	}
+	if in, _, _ := be.MemStats(); in == 0 {
+		t.Fatal("live tensor x holds no device memory")
+	}
+	if err := be.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseDevice(t *testing.T) {
+	_, driverErr := cuda.DeviceCount()
+	haveGPU := driverErr == nil
+	for _, c := range []struct {
+		spec     string
+		wantName string // "" when an error is expected
+		errHas   string
+	}{
+		{"cpu", "cpu", ""},
+		{" CPU ", "cpu", ""},
+		{"tpu", "", "unknown device"},
+		{"cuda:x", "", "cuda:N"},
+		{"cuda:-1", "", "cuda:N"},
+		{"cuda:99", "", ""},
+	} {
+		be, desc, err := tensor.ParseDevice(c.spec)
+		if c.wantName == "" {
+			if err == nil {
+				t.Errorf("ParseDevice(%q) = %v, want an error", c.spec, desc)
+			} else if !strings.Contains(err.Error(), c.errHas) {
+				t.Errorf("ParseDevice(%q) error %q lacks %q", c.spec, err, c.errHas)
+			}
+			continue
+		}
+		if err != nil || be.Name() != c.wantName || desc != c.wantName {
+			t.Errorf("ParseDevice(%q) = %v, %q, %v", c.spec, be, desc, err)
+		}
+	}
+	be, desc, err := tensor.ParseDevice("auto")
+	if err != nil {
+		t.Fatalf("auto: %v", err)
+	}
+	if !haveGPU {
+		if be.Name() != "cpu" || !strings.HasPrefix(desc, "cpu (auto: ") || !strings.Contains(desc, "driver") {
+			t.Errorf("auto without a driver = %s, %q; want cpu with the reason", be.Name(), desc)
+		}
+		_, _, err := tensor.ParseDevice("cuda")
+		if err == nil || !errors.Is(err, cuda.ErrNoDriver) || !strings.Contains(err.Error(), "--device cpu") {
+			t.Errorf("cuda without a driver: err = %v, want ErrNoDriver suggesting --device cpu", err)
+		}
+	} else if !strings.HasSuffix(desc, "(auto)") {
+		t.Errorf("auto with a driver = %q", desc)
+	}
+}
+
+// BenchmarkCUDAAttention reports the fused attention kernel's TFLOP/s at ViT sizes (N=257, hd=64): 4·N²·hd
+// flops per head (QKᵀ and PV).
+func BenchmarkCUDAAttention(b *testing.B) {
+	be := openCUDAOrSkip(b)
+	const B, N, H, hd = 64, 257, 16, 64
+	x := make([]float32, B*N*H*hd)
+	for i := range x {
+		x[i] = float32(i%17)/17 - 0.5
+	}
+	q := be.FromHost(x, B, N, H*hd)
+	be.Attention(q, q, q, H, tensor.AttnOpts{})
+	if err := be.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	stop, err := be.Timer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		be.Free(be.Attention(q, q, q, H, tensor.AttnOpts{}))
+	}
+	ms, err := stop()
+	if err != nil {
+		b.Fatal(err)
+	}
+	flops := 4.0 * N * N * hd * H * B * float64(b.N)
+	b.ReportMetric(flops/(float64(ms)/1e3)/1e12, "TFLOP/s")
+}
