@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"plp/kernels/cuda"
 )
@@ -23,6 +24,7 @@ type CUDA struct {
 	k    *cuda.Kernels
 	mem  *cuda.Allocator
 	name string
+	gcAt uint64 // live bytes at which alloc next forces a collection
 }
 
 // DeviceError is a device failure raised inside a Backend operation.
@@ -90,7 +92,7 @@ func OpenCUDA(ordinal int) (*CUDA, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CUDA{ctx: ctx, blas: blas, k: k, mem: ctx.NewAllocator(), name: fmt.Sprintf("cuda:%d", ordinal)}, nil
+	return &CUDA{ctx: ctx, blas: blas, k: k, mem: ctx.NewAllocator(), name: fmt.Sprintf("cuda:%d", ordinal), gcAt: gcStep}, nil
 }
 
 // Info describes the device.
@@ -185,7 +187,15 @@ func (c *CUDA) Name() string { return c.name }
 // alloc returns an uninitialised tensor; the caller holds the stream (enter).
 func (c *CUDA) alloc(shape ...int) *Tensor {
 	n := Numel(shape)
+	c.collectIfDue()
 	p, size, err := c.mem.Alloc(uint64(4 * max(n, 1)))
+	for retry := 0; retry < 2 && errors.Is(err, cuda.ErrOutOfMemory); retry++ {
+		// Unreachable tensors return their blocks through GC cleanups, and the Go heap is too small to
+		// trigger collections on its own: collect, let the cleanups run, and try again.
+		runtime.GC()
+		time.Sleep(time.Duration(retry+1) * 10 * time.Millisecond)
+		p, size, err = c.mem.Alloc(uint64(4 * max(n, 1)))
+	}
 	must(fmt.Sprintf("allocate %v", shape), err)
 	blk := &deviceBlock{ptr: p, size: size, mem: c.mem}
 	st := &deviceStorage{blk: blk, n: n}
@@ -194,6 +204,23 @@ func (c *CUDA) alloc(shape ...int) *Tensor {
 	runtime.AddCleanup(st, func(b *deviceBlock) { b.release() }, blk)
 	return NewTensor(c, st, 0, shape)
 }
+
+// collectIfDue runs the garbage collector once live device memory has grown by gcStep since the last
+// collection: device blocks of unreachable tensors are only returned by GC cleanups, and the small Go
+// heap of a GPU run would otherwise rarely trigger a collection. The caller holds the stream.
+func (c *CUDA) collectIfDue() {
+	in, _, _ := c.mem.Stats()
+	if in < c.gcAt {
+		return
+	}
+	runtime.GC()
+	runtime.Gosched()
+	in, _, _ = c.mem.Stats()
+	c.gcAt = in + gcStep
+}
+
+// gcStep is how much live device memory may grow between forced collections.
+const gcStep = 2 << 30
 
 // ptr is the device address of t's first element.
 func (c *CUDA) ptr(t *Tensor) cuda.DevicePtr {

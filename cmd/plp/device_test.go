@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"plp/kernels/cuda"
+)
+
+// runDevice runs a tiny app whose action opens --device and --dtype, returning the backend name, stderr and
+// the error.
+func runDevice(t *testing.T, args ...string) (name, stderr string, err error) {
+	t.Helper()
+	var errb bytes.Buffer
+	app := &cli.App{
+		Name:      "plp",
+		Writer:    &bytes.Buffer{},
+		ErrWriter: &errb,
+		Flags:     []cli.Flag{deviceFlag(), dtypeFlag()},
+		Action: func(c *cli.Context) error {
+			be, err := backendFromFlag(c)
+			if err != nil {
+				return err
+			}
+			name = be.Name()
+			return applyDType(c, be)
+		},
+	}
+	err = app.Run(append([]string{"plp"}, args...))
+	return name, errb.String(), err
+}
+
+func TestDeviceFlag(t *testing.T) {
+	if _, err := cuda.DeviceCount(); err == nil {
+		t.Skip("a CUDA driver is present; these cases describe a machine without one")
+	}
+	for _, c := range []struct {
+		args               []string
+		name, stderr, fail string
+	}{
+		{nil, "cpu", "", ""},
+		{[]string{"--device", "cpu"}, "cpu", "device: cpu\n", ""},
+		{[]string{"--device", "auto"}, "cpu", "device: cpu (auto: no NVIDIA driver", ""},
+		{[]string{"--device", "cuda"}, "", "", "--device cuda: no NVIDIA driver: libcuda.so.1 could not be loaded (use --device cpu)"},
+		{[]string{"--device", "cuda:1"}, "", "", "no NVIDIA driver"},
+		{[]string{"--device", "gpu"}, "", "", `unknown device "gpu"`},
+		{[]string{"--device", "cpu", "--dtype", "tf32"}, "cpu", "", "--dtype tf32 needs --device cuda"},
+		{[]string{"--dtype", "bf16"}, "cpu", "", "cublasGemmEx"},
+		{[]string{"--dtype", "fp64"}, "cpu", "", "want fp32 or tf32"},
+	} {
+		name, stderr, err := runDevice(t, c.args...)
+		if c.fail != "" {
+			if err == nil || !strings.Contains(err.Error(), c.fail) {
+				t.Errorf("%v: err = %v, want %q", c.args, err, c.fail)
+			}
+			continue
+		}
+		if err != nil || name != c.name || !strings.HasPrefix(stderr, c.stderr) || (c.stderr == "" && stderr != "") {
+			t.Errorf("%v = %q, stderr %q, err %v; want %q, stderr %q", c.args, name, stderr, err, c.name, c.stderr)
+		}
+	}
+}
