@@ -13,7 +13,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"plp/tensor"
 	"plp/zoo"
 )
 
@@ -25,6 +24,8 @@ var benchModelFlags = []cli.Flag{
 	&cli.StringFlag{Name: "tower", Value: "image", Usage: "`image` or text"},
 	&cli.IntFlag{Name: "iters", Value: 3, Usage: "timed forward passes after one warm-up pass"},
 	&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
+	deviceFlag(),
+	dtypeFlag(),
 }
 
 func init() {
@@ -48,6 +49,8 @@ type benchModelResult struct {
 	BestPerS    float64 `json:"best_items_per_s"`
 	PeakRSSMB   float64 `json:"peak_rss_mb"`
 	Threads     int     `json:"threads"`
+	Device      string  `json:"device"`
+	DType       string  `json:"dtype"`
 	LoadSeconds float64 `json:"load_seconds"`
 }
 
@@ -66,7 +69,13 @@ func benchModel(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	be := tensor.CPU{}
+	be, err := backendFromFlag(c)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := applyDType(c, be); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
 	t0 := time.Now()
 	var m *zoo.Model
 	wname := "random"
@@ -95,7 +104,17 @@ func benchModel(c *cli.Context) error {
 			x[i] = float32(r.NormFloat64())
 		}
 		xt := be.FromHost(x, batch, 3, s, s)
-		run = func() error { _, _, err := m.EncodeImage(xt); return err }
+		run = func() error {
+			e, p, err := m.EncodeImage(xt)
+			if err == nil {
+				err = be.Sync() // device backends queue work: time it to completion
+				be.Free(e)
+				if p != nil {
+					be.Free(p)
+				}
+			}
+			return err
+		}
 	case "text":
 		if !m.HasText() {
 			return fmt.Errorf("bench: %s has no text tower", m.Name())
@@ -111,7 +130,14 @@ func benchModel(c *cli.Context) error {
 			}
 			ids[i][min(16, cfg.ContextLength-1)] = 49407
 		}
-		run = func() error { _, err := m.EncodeText(ids, true); return err }
+		run = func() error {
+			e, err := m.EncodeText(ids, true)
+			if err == nil {
+				err = be.Sync()
+				be.Free(e)
+			}
+			return err
+		}
 	}
 	if err := run(); err != nil { // warm-up: page faults, buffers
 		return fmt.Errorf("bench: %w", err)
@@ -132,6 +158,7 @@ func benchModel(c *cli.Context) error {
 		Model: m.Name(), Tower: tower, Batch: batch, Iters: iters, Weights: wname,
 		ItemsPerS: float64(batch*iters) / total, BestPerS: float64(batch) / best,
 		PeakRSSMB: peakRSSMB(), Threads: runtime.GOMAXPROCS(0), LoadSeconds: load,
+		Device: be.Name(), DType: c.String("dtype"),
 	}
 	if c.Bool("json") {
 		return json.NewEncoder(c.App.Writer).Encode(res)
