@@ -20,7 +20,6 @@ import (
 
 	"plp/data"
 	"plp/imaging"
-	"plp/tensor"
 	"plp/weights"
 	"plp/zoo"
 )
@@ -61,6 +60,7 @@ the Hugging Face repository timm/vit_base_patch16_clip_224.openai (open_clip_mod
     --dataset CIFAR10 --data-root ~/data --out ~/embeddings --knn
 writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensors.`,
 		Flags: []cli.Flag{
+			deviceFlag(),
 			&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or path of an open_clip_config.json, open_clip model config or fixture manifest"},
 			&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (.safetensors, .bin, .pt, .pth)"},
 			&cli.BoolFlag{Name: "random-weights", Usage: "use seeded random weights instead of a checkpoint (tests and demos only)"},
@@ -75,16 +75,12 @@ writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensor
 			&cli.IntFlag{Name: "chunk", Value: 16, Usage: "batches per checkpoint chunk"},
 			&cli.StringFlag{Name: "on-error", Value: "skip", Usage: "`skip` or fail on an image that cannot be decoded"},
 			&cli.BoolFlag{Name: "knn", Usage: "compute the k-NN accuracy (k=20, T=0.02) of test against train"},
-			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "compute `DEVICE` (cpu)"},
 		},
 		Action: embed,
 	})
 }
 
 func embed(c *cli.Context) error {
-	if d := c.String("device"); d != "cpu" {
-		return fmt.Errorf("embed: device %q is not available in this build (use cpu)", d)
-	}
 	policy, err := data.ParseErrorPolicy(c.String("on-error"))
 	if err != nil {
 		return fmt.Errorf("embed: --on-error: %w", err)
@@ -119,7 +115,10 @@ func embed(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
-	be := tensor.CPU{}
+	be, err := backendFromFlag(c)
+	if err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
 	var model *zoo.Model
 	wid := "random (seed 0)"
 	if random {

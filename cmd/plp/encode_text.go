@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"plp/tensor"
 	"plp/tokenizer"
 	"plp/zoo"
 )
@@ -20,6 +19,7 @@ func init() {
 		Usage:     "embed texts with a CLIP text tower; prints one JSON array per text",
 		ArgsUsage: "TEXT...",
 		Flags: []cli.Flag{
+			deviceFlag(),
 			&cli.StringFlag{Name: "model", Required: true, Usage: modelFlagUsage},
 			&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE` (open_clip_model.safetensors, open_clip_pytorch_model.bin, ...)"},
 			&cli.BoolFlag{Name: "normalize", Usage: "L2-normalise each embedding"},
@@ -33,7 +33,11 @@ func encodeText(c *cli.Context) error {
 	if len(texts) == 0 {
 		return fmt.Errorf("encode-text: no TEXT given")
 	}
-	m, err := zoo.Load(c.String("model"), c.String("weights"), tensor.CPU{})
+	be, err := backendFromFlag(c)
+	if err != nil {
+		return fmt.Errorf("encode-text: %w", err)
+	}
+	m, err := zoo.Load(c.String("model"), c.String("weights"), be)
 	if err != nil {
 		return fmt.Errorf("encode-text: %w", err)
 	}

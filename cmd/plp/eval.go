@@ -13,7 +13,6 @@ import (
 
 	"plp/detect"
 	"plp/eval"
-	"plp/tensor"
 	"plp/train"
 	"plp/weights"
 	"plp/zoo"
@@ -29,6 +28,7 @@ func init() {
 			"--model/--weights, and MSP on them is the pseudo-MSP baseline. --maha scores Mahalanobis distances of the\n" +
 			"logits; --knn scores the embeddings by cosine k-NN. Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/.",
 		Flags: []cli.Flag{
+			deviceFlag(),
 			&cli.StringFlag{Name: "probe", Usage: "probe `DIR` (head.safetensors + hp.json)"},
 			&cli.BoolFlag{Name: "zeroshot", Usage: "CLIP zero-shot logits instead of a probe (needs --model, --weights, --dataset)"},
 			&cli.StringFlag{Name: "model", Usage: "model name or config (default: the probe's)"},
@@ -53,7 +53,10 @@ func runEval(c *cli.Context) error {
 		OOD: c.StringSlice("ood"), Temperatures: c.Float64Slice("temperatures"), KNN: c.IntSlice("knn"),
 		Out: c.String("out"), Plots: !c.Bool("no-plots")}
 	var src detect.Source
-	be := tensor.CPU{}
+	be, err := backendFromFlag(c)
+	if err != nil {
+		return err
+	}
 	switch {
 	case c.String("probe") != "" && c.Bool("zeroshot"):
 		return fmt.Errorf("--probe and --zeroshot are alternatives: pass one")

@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"plp/tensor"
 	"plp/weights"
 	"plp/zoo"
 )
@@ -21,6 +20,7 @@ func init() {
 			`{"fixture", "tensor", "max_abs", "max_rel" (error in units of the tolerance), "tol", "ok"}.` + "\n" +
 			"Exits non-zero if any output is over the manifest's tolerance or a listed output is not computed.",
 		Flags: []cli.Flag{
+			deviceFlag(),
 			&cli.StringFlag{Name: "out", Usage: "also write every computed output to this safetensors `FILE` (one manifest only)"},
 		},
 		Action: runParity,
@@ -40,6 +40,10 @@ func runParity(c *cli.Context) error {
 	if c.String("out") != "" && len(paths) != 1 {
 		return fmt.Errorf("parity: --out takes exactly one manifest, got %d", len(paths))
 	}
+	be, err := backendFromFlag(c)
+	if err != nil {
+		return fmt.Errorf("parity: %w", err)
+	}
 	enc := json.NewEncoder(c.App.Writer)
 	failed := 0
 	for _, p := range paths {
@@ -47,7 +51,7 @@ func runParity(c *cli.Context) error {
 		if err != nil {
 			return fmt.Errorf("parity: %w", err)
 		}
-		outs, err := zoo.RunManifest(m, tensor.CPU{})
+		outs, err := zoo.RunManifest(m, be)
 		if err != nil {
 			return fmt.Errorf("parity: %w", err)
 		}

@@ -28,6 +28,7 @@ func init() {
 			"train labels are CLIP's zero-shot predictions from the model's text tower and a prompt ensemble (the\n" +
 			"paper's PLP); --weights must then name the CLIP checkpoint. `plp eval --probe OUT` scores OOD sets with it.",
 		Flags: []cli.Flag{
+			deviceFlag(),
 			&cli.StringFlag{Name: "embeds", Required: true, Usage: "embedding store `DIR` (as given to plp embed --out)"},
 			&cli.StringFlag{Name: "model", Required: true, Usage: "model registry name or config file the embeddings were made with"},
 			&cli.StringFlag{Name: "dataset", Required: true, Usage: "ID dataset name (e.g. CIFAR10, IN1K) as stored"},
@@ -122,7 +123,11 @@ func runProbe(c *cli.Context) error {
 		if len(hp.Prompts) == 0 {
 			hp.Prompts = train.PaperPrompts
 		}
-		m, err := zoo.Load(model, hp.Weights, be)
+		dev, err := backendFromFlag(c)
+		if err != nil {
+			return err
+		}
+		m, err := zoo.Load(model, hp.Weights, dev)
 		if err != nil {
 			return err
 		}
