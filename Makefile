@@ -16,9 +16,13 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSafetensors$$' -fuzztime $(FUZZTIME) ./weights
 	$(GO) test -run '^$$' -fuzz '^FuzzPickle$$' -fuzztime $(FUZZTIME) ./weights
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./imaging
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./imaging/jpeg
+	$(GO) test -run '^$$' -fuzz '^FuzzCIFARPickle$$' -fuzztime $(FUZZTIME) ./data
 
+# Go benchmarks of the kernels, decoders, scores and probe (whole models: plp bench --model, see README).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./kernels/... ./tensor/...
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./kernels/cpu ./tensor ./imaging/... ./tokenizer ./train
 
 lint:
 	$(GO) vet ./...
