@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: build test unit fuzz bench lint
+.PHONY: build test unit fuzz bench lint gpu-build gpu-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/plp ./cmd/plp
@@ -28,3 +28,15 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# gpu-build puts everything scripts/gpu-check.sh runs into .gpu/, built without cgo, so a GPU machine with
+# only the NVIDIA driver and CUDA libraries needs no Go toolchain. Test binaries run from their package dirs.
+GPU_LDFLAGS = -s -w
+gpu-build:
+	mkdir -p .gpu
+	CGO_ENABLED=0 $(GO) build -ldflags '$(GPU_LDFLAGS)' -o .gpu/plp ./cmd/plp
+	CGO_ENABLED=0 $(GO) test -c -ldflags '$(GPU_LDFLAGS)' -o .gpu/tensor.test ./tensor
+	CGO_ENABLED=0 $(GO) test -c -ldflags '$(GPU_LDFLAGS)' -o .gpu/cuda.test ./kernels/cuda
+
+gpu-check: gpu-build
+	scripts/gpu-check.sh
