@@ -23,6 +23,7 @@ var benchModelFlags = []cli.Flag{
 	&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (default: seeded random weights)"},
 	&cli.StringFlag{Name: "tower", Value: "image", Usage: "`image` or text"},
 	&cli.IntFlag{Name: "iters", Value: 3, Usage: "timed forward passes after one warm-up pass"},
+	&cli.IntFlag{Name: "text-tokens", Value: 77, Usage: "tokens per text for --tower text, start and end included"},
 	&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
 	deviceFlag(),
 	dtypeFlag(),
@@ -120,15 +121,20 @@ func benchModel(c *cli.Context) error {
 			return fmt.Errorf("bench: %s has no text tower", m.Name())
 		}
 		cfg := m.Text().Config()
+		// Texts of --text-tokens ids (start, word pieces, end) zero-padded to the context. The default fills
+		// the context, like PyTorch's reference; prompt-length texts (~10-20) let plp skip the padding.
+		n := c.Int("text-tokens")
+		if n < 2 || n > cfg.ContextLength {
+			return fmt.Errorf("bench: --text-tokens %d: want 2..%d", n, cfg.ContextLength)
+		}
 		ids := make([][]int32, batch)
 		for i := range ids {
-			// Prompt-length texts (start, 15 word pieces, end) padded to the context, as in zero-shot labels.
 			ids[i] = make([]int32, cfg.ContextLength)
 			ids[i][0] = 49406
-			for j := 1; j <= 15 && j < cfg.ContextLength-1; j++ {
+			for j := 1; j < n-1; j++ {
 				ids[i][j] = int32(256 + r.IntN(49000))
 			}
-			ids[i][min(16, cfg.ContextLength-1)] = 49407
+			ids[i][n-1] = 49407
 		}
 		run = func() error {
 			e, err := m.EncodeText(ids, true)
