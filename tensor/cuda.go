@@ -79,6 +79,11 @@ func OpenCUDA(ordinal int) (*CUDA, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewCUDAOn(ctx, fmt.Sprintf("cuda:%d", ordinal))
+}
+
+// NewCUDAOn builds the backend on an open context (a device's, or cuda.NewEmulator's in tests), named name.
+func NewCUDAOn(ctx *cuda.Context, name string) (*CUDA, error) {
 	unbind, err := ctx.Bind()
 	if err != nil {
 		return nil, err
@@ -92,7 +97,7 @@ func OpenCUDA(ordinal int) (*CUDA, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CUDA{ctx: ctx, blas: blas, k: k, mem: ctx.NewAllocator(), name: fmt.Sprintf("cuda:%d", ordinal), gcAt: gcStep}, nil
+	return &CUDA{ctx: ctx, blas: blas, k: k, mem: ctx.NewAllocator(), name: name, gcAt: gcStep}, nil
 }
 
 // Info describes the device.

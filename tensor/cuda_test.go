@@ -122,3 +122,17 @@ func BenchmarkCUDAAttention(b *testing.B) {
 	flops := 4.0 * N * N * hd * H * B * float64(b.N)
 	b.ReportMetric(flops/(float64(ms)/1e3)/1e12, "TFLOP/s")
 }
+
+// TestCUDAEmulatedConformance runs the conformance table through the CUDA backend on cuda.NewEmulator:
+// the real PTX kernels in an interpreter and SGEMM in Go. It checks the kernels' arithmetic and the
+// backend's launches (pointers, strides, grid sizes, GEMM operand order) without a GPU.
+func TestCUDAEmulatedConformance(t *testing.T) {
+	be, err := tensor.NewCUDAOn(cuda.NewEmulator(), "cuda:emulated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tensortest.Run(t, be)
+	if err := be.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}

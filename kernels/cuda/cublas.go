@@ -83,7 +83,10 @@ type BLAS struct {
 
 // NewBLAS creates a cuBLAS handle that queues its work on c's stream. The caller must have bound c.
 func (c *Context) NewBLAS() (*BLAS, error) {
-	b, err := loadBLAS()
+	b, err := c.emuBLAS, error(nil)
+	if b == nil {
+		b, err = loadBLAS()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -219,6 +219,8 @@ type Context struct {
 	ctx    uintptr
 	Stream Stream
 	Info   DeviceInfo
+
+	emuBLAS *blasLib // cuBLAS of an emulated context
 }
 
 // Stream is a CUDA stream handle.
