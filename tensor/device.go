@@ -23,6 +23,14 @@ func ParseDevice(spec string) (Backend, string, error) {
 			return CPU{}, "cpu (auto: " + err.Error() + ")", nil
 		}
 		return be, desc + " (auto)", nil
+	case spec == "cuda-emulator":
+		// The CUDA backend on cuda.NewEmulator: PTX interpreted on the CPU, for checking model code
+		// paths of the backend without a GPU. Very slow; not offered in help texts.
+		be, err := NewCUDAOn(cuda.NewEmulator(), "cuda-emulator")
+		if err != nil {
+			return nil, "", err
+		}
+		return be, "cuda-emulator (PTX interpreter on the CPU)", nil
 	case spec == "cuda" || strings.HasPrefix(spec, "cuda:"):
 		ordinal := 0
 		if n, ok := strings.CutPrefix(spec, "cuda:"); ok {

@@ -63,3 +63,21 @@ func TestDeviceFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestParityEmulatedCUDA runs a fixture through the CUDA backend on the PTX interpreter: the model-level
+// path of `plp parity --device cuda` (every op a model issues, with the real kernels), without a GPU.
+func TestParityEmulatedCUDA(t *testing.T) {
+	out, err := runPLP(t, "parity", "--device", "cuda-emulator", fixtureDir+"timm_beit.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := parseRows(t, out)
+	if len(rows) == 0 {
+		t.Fatal("no outputs checked")
+	}
+	for _, r := range rows {
+		if !r.OK {
+			t.Errorf("%s %s: max_abs %g over tolerance %g", r.Fixture, r.Tensor, r.MaxAbs, r.Tol)
+		}
+	}
+}
