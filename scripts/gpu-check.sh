@@ -6,7 +6,7 @@
 #   scripts/gpu-check.sh  # logs to $OUT (default .gpu/out), summary table last
 # Steps: nvidia-smi; the CUDA tests of kernels/cuda and tensor (conformance table on the GPU); the attention
 # kernel's TFLOP/s at N=257, hd=64; `plp parity --device cuda` on every fixture; `plp bench` for ViT-B/16 and
-# ViT-L/14 at batch 64 and 256 in fp32 and tf32; PyTorch eager fp32/bf16 (SDPA) on the same GPU.
+# ViT-L/14 at batch 64 and 256 in fp32, tf32 and bf16; PyTorch eager fp32/bf16 (SDPA) on the same GPU.
 # Exit status: 0 when every step passed, 1 when a step failed, 2 when there is no GPU to check.
 set -u
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ OUT=${OUT:-$ROOT/.gpu/out}
 mkdir -p "$OUT"
 MODELS=${MODELS:-"openclip_ViT-B-16/openai openclip_ViT-L-14/openai"}
 BATCHES=${BATCHES:-"64 256"}
-DTYPES=${DTYPES:-"fp32 tf32"}
+DTYPES=${DTYPES:-"fp32 tf32 bf16"}
 ITERS=${ITERS:-3}
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
@@ -105,7 +105,7 @@ print(f"parity --device cuda: {par.get('parity_ok')} outputs within tolerance, {
 for r in rows:
     if r.get("kernel"):
         print(f"attention {r['side']:5s} {r['dtype']:5s} N={r['n']} hd={r['hd']}: {r['tflops']} TFLOP/s")
-print(f"\n{'model':28s} {'batch':>5s} {'plp fp32':>10s} {'plp tf32':>10s} {'torch fp32':>11s} {'torch bf16':>11s}  (images/s)")
+print(f"\n{'model':28s} {'batch':>5s} {'plp fp32':>10s} {'plp tf32':>10s} {'plp bf16':>10s} {'torch fp32':>11s} {'torch bf16':>11s}  (images/s)")
 def name(r):
     return r.get("req", r.get("model"))
 keys = sorted({(name(r), r["batch"]) for r in rows if "items_per_s" in r})
@@ -115,7 +115,7 @@ def get(side, model, batch, dtype):
             return f"{r['items_per_s']:.1f}"
     return "-"
 for m, b in keys:
-    print(f"{m:28s} {b:5d} {get('plp', m, b, 'fp32'):>10s} {get('plp', m, b, 'tf32'):>10s} "
+    print(f"{m:28s} {b:5d} {get('plp', m, b, 'fp32'):>10s} {get('plp', m, b, 'tf32'):>10s} {get('plp', m, b, 'bf16'):>10s} "
           f"{get('torch', m, b, 'fp32'):>11s} {get('torch', m, b, 'bf16'):>11s}")
 PY
 

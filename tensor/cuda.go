@@ -103,15 +103,12 @@ func NewCUDAOn(ctx *cuda.Context, name string) (*CUDA, error) {
 // Info describes the device.
 func (c *CUDA) Info() cuda.DeviceInfo { return c.ctx.Info }
 
-// SetTF32 lets fp32 GEMMs (MatMul, Linear, convolutions) use TF32 tensor cores: about 3 significant digits
-// in the products, fp32 accumulation.
-func (c *CUDA) SetTF32(on bool) error {
+// SetPrecision selects the arithmetic of GEMMs (MatMul, Linear, convolutions): cuda.FP32, or cuda.TF32 /
+// cuda.BF16, which round the inputs to TF32 or bfloat16 on tensor cores and accumulate in fp32. Tensors
+// stay fp32 in memory either way.
+func (c *CUDA) SetPrecision(p cuda.Precision) error {
 	defer c.enter()()
-	m := cuda.DefaultMath
-	if on {
-		m = cuda.TF32Math
-	}
-	return c.blas.SetMathMode(m)
+	return c.blas.SetPrecision(p)
 }
 
 // MemStats reports device bytes held by live tensors, cached for reuse, and the peak held.

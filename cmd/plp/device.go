@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"plp/kernels/cuda"
 	"plp/tensor"
 )
 
@@ -31,23 +32,23 @@ func backendFromFlag(c *cli.Context) (tensor.Backend, error) {
 // dtypeFlag is bench's GEMM precision flag.
 func dtypeFlag() cli.Flag {
 	return &cli.StringFlag{Name: "dtype", Value: "fp32",
-		Usage: "GEMM precision `P`: fp32, or tf32 (tensor cores with fp32 accumulation; cuda only)"}
+		Usage: "GEMM precision `P`: fp32, or on cuda tf32 or bf16 (tensor cores, fp32 accumulation and storage)"}
 }
 
 // applyDType sets the GEMM precision --dtype names on be.
 func applyDType(c *cli.Context, be tensor.Backend) error {
-	switch d := c.String("dtype"); d {
-	case "", "fp32":
-		return nil
-	case "tf32":
-		g, ok := be.(*tensor.CUDA)
-		if !ok {
-			return fmt.Errorf("--dtype tf32 needs --device cuda (running on %s)", be.Name())
-		}
-		return g.SetTF32(true)
-	case "bf16", "fp16":
-		return fmt.Errorf("--dtype %s: half-precision GEMMs need cublasGemmEx, which the run-time cuBLAS binding cannot call yet; use tf32", d)
-	default:
-		return fmt.Errorf("--dtype %q: want fp32 or tf32", d)
+	prec := map[string]cuda.Precision{"": cuda.FP32, "fp32": cuda.FP32, "tf32": cuda.TF32, "bf16": cuda.BF16}
+	d := c.String("dtype")
+	p, ok := prec[d]
+	if !ok {
+		return fmt.Errorf("--dtype %q: want fp32, tf32 or bf16", d)
 	}
+	if p == cuda.FP32 {
+		return nil
+	}
+	g, ok := be.(*tensor.CUDA)
+	if !ok {
+		return fmt.Errorf("--dtype %s needs --device cuda (running on %s)", d, be.Name())
+	}
+	return g.SetPrecision(p)
 }

@@ -48,8 +48,8 @@ func TestDeviceFlag(t *testing.T) {
 		{[]string{"--device", "cuda:1"}, "", "", "no NVIDIA driver"},
 		{[]string{"--device", "gpu"}, "", "", `unknown device "gpu"`},
 		{[]string{"--device", "cpu", "--dtype", "tf32"}, "cpu", "", "--dtype tf32 needs --device cuda"},
-		{[]string{"--dtype", "bf16"}, "cpu", "", "cublasGemmEx"},
-		{[]string{"--dtype", "fp64"}, "cpu", "", "want fp32 or tf32"},
+		{[]string{"--dtype", "bf16"}, "cpu", "", "--dtype bf16 needs --device cuda"},
+		{[]string{"--dtype", "fp64"}, "cpu", "", "want fp32, tf32 or bf16"},
 	} {
 		name, stderr, err := runDevice(t, c.args...)
 		if c.fail != "" {

@@ -2,7 +2,11 @@ package cuda
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
 )
 
 // libcublasNames is the dlopen search order: CUDA 13, 12, 11 runtimes.
@@ -16,6 +20,7 @@ type blasLib struct {
 	cublasGetVersion_v2 func(h uintptr, v *int32) int32
 	cublasSgemm_v2      func(h uintptr, ta, tb int32, m, n, k int32, alpha *float32, a uint64, lda int32, b uint64, ldb int32, beta *float32, c uint64, ldc int32) int32
 	cublasSgemmBatched  func(h uintptr, ta, tb int32, m, n, k int32, alpha *float32, a uint64, lda int32, b uint64, ldb int32, beta *float32, c uint64, ldc int32, count int32) int32
+	gemmEx              uintptr // cublasGemmEx, 19 arguments: called through callC
 	name                string
 }
 
@@ -50,6 +55,9 @@ func loadBLAS() (*blasLib, error) {
 				return
 			}
 		}
+		if p, err := purego.Dlsym(lib, "cublasGemmEx"); err == nil {
+			b.gemmEx = p
+		}
 		blas = b
 	})
 	return blas, blasErr
@@ -73,12 +81,43 @@ const (
 	TF32Math MathMode = 3
 )
 
+// Precision selects how fp32 GEMMs compute.
+type Precision int
+
+const (
+	// FP32 is full single precision (cublasSgemm_v2).
+	FP32 Precision = iota
+	// TF32 rounds the inputs to TF32 on tensor cores, fp32 accumulation (CUBLAS_COMPUTE_32F_FAST_TF32).
+	TF32
+	// BF16 rounds the inputs to bfloat16 on tensor cores, fp32 accumulation and fp32 storage
+	// (CUBLAS_COMPUTE_32F_FAST_16BF).
+	BF16
+)
+
+// cublasComputeType_t and cudaDataType_t values (cublas_api.h, library_types.h).
+const (
+	computeFastTF32 = 77
+	computeFast16BF = 75
+	cudaR32F        = 0
+	gemmDefault     = -1 // CUBLAS_GEMM_DEFAULT
+)
+
 // BLAS is a cuBLAS handle bound to a context's stream.
 type BLAS struct {
-	c   *Context
-	b   *blasLib
-	h   uintptr
-	Lib string // the library file that was loaded
+	c    *Context
+	b    *blasLib
+	h    uintptr
+	prec Precision
+	Lib  string // the library file that was loaded
+}
+
+// SetPrecision selects the arithmetic of later Sgemm calls. TF32 and BF16 need cublasGemmEx.
+func (b *BLAS) SetPrecision(p Precision) error {
+	if p != FP32 && b.b.gemmEx == 0 && b.c.emuBLAS == nil {
+		return fmt.Errorf("cuda: %s has no cublasGemmEx for reduced-precision GEMMs", b.Lib)
+	}
+	b.prec = p
+	return nil
 }
 
 // NewBLAS creates a cuBLAS handle that queues its work on c's stream. The caller must have bound c.
@@ -120,8 +159,29 @@ func (b *BLAS) Sgemm(ta, tb Op, m, n, k int, alpha float32, a DevicePtr, lda int
 	if err := gemmDims(m, n, k, lda, ldb, ldc); err != nil {
 		return err
 	}
+	if b.prec != FP32 && b.b.gemmEx != 0 {
+		return b.gemmEx(ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+	}
 	return checkBLAS("cublasSgemm_v2", b.b.cublasSgemm_v2(b.h, int32(ta), int32(tb), int32(m), int32(n), int32(k),
 		&alpha, uint64(a), int32(lda), uint64(bm), int32(ldb), &beta, uint64(c), int32(ldc)))
+}
+
+// gemmEx is Sgemm through cublasGemmEx with fp32 storage and a tensor-core compute type.
+func (b *BLAS) gemmEx(ta, tb Op, m, n, k int, alpha float32, a DevicePtr, lda int, bm DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
+	compute := computeFastTF32
+	if b.prec == BF16 {
+		compute = computeFast16BF
+	}
+	ab := &[2]float32{alpha, beta} // heap memory: it does not move during the call
+	i := func(v int) uintptr { return uintptr(uint32(int32(v))) }
+	r, err := callC(b.b.gemmEx, b.h, i(int(ta)), i(int(tb)), i(m), i(n), i(k), uintptr(unsafe.Pointer(&ab[0])),
+		uintptr(a), cudaR32F, i(lda), uintptr(bm), cudaR32F, i(ldb), uintptr(unsafe.Pointer(&ab[1])),
+		uintptr(c), cudaR32F, i(ldc), i(compute), i(gemmDefault))
+	runtime.KeepAlive(ab)
+	if err != nil {
+		return err
+	}
+	return checkBLAS("cublasGemmEx", int32(r))
 }
 
 // SgemmBatched runs count Sgemms whose operand addresses are read from the device arrays aPtrs, bPtrs and

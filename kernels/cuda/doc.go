@@ -8,6 +8,7 @@
 // Driver calls act on the context current on the calling OS thread. Context.Bind locks the goroutine to its
 // thread and makes the context current; callers bind around each batch of calls.
 //
-// cuBLAS entry points are reached through purego, which passes at most 15 arguments, so the 17+-argument
-// cublasGemmEx family is out of reach; fast GEMMs use cublasSgemm_v2 with the TF32 tensor-op math mode.
+// cuBLAS entry points are reached through purego, which passes at most 15 arguments; the 19-argument
+// cublasGemmEx (TF32 and bf16 tensor-core GEMMs on fp32 data) goes through a small amd64 trampoline that
+// calls C the way purego does, on the system stack through runtime.cgocall.
 package cuda
