@@ -37,6 +37,7 @@ gpu-build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(GPU_LDFLAGS)' -o .gpu/plp ./cmd/plp
 	CGO_ENABLED=0 $(GO) test -c -ldflags '$(GPU_LDFLAGS)' -o .gpu/tensor.test ./tensor
 	CGO_ENABLED=0 $(GO) test -c -ldflags '$(GPU_LDFLAGS)' -o .gpu/cuda.test ./kernels/cuda
+	CGO_ENABLED=0 $(GO) test -c -ldflags '$(GPU_LDFLAGS)' -o .gpu/plp.test ./cmd/plp
 
 gpu-check: gpu-build
 	scripts/gpu-check.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu-check.sh: the GPU acceptance run of plp's CUDA backend, for a machine with the NVIDIA driver, the CUDA
 # runtime libraries (cuBLAS) and python3 with torch + timm, but no Go. Build the binaries first, elsewhere:
-#   make gpu-build        # CGO_ENABLED=0: .gpu/plp, .gpu/tensor.test, .gpu/cuda.test
+#   make gpu-build        # CGO_ENABLED=0: .gpu/plp and the test binaries .gpu/{tensor,cuda,plp}.test
 # then, from the repository root on the GPU machine:
 #   scripts/gpu-check.sh  # logs to $OUT (default .gpu/out), summary table last
 # Steps: nvidia-smi; the CUDA tests of kernels/cuda and tensor (conformance table on the GPU); the attention
@@ -30,7 +30,7 @@ if ! why=$(have_gpu); then
 	echo "gpu-check: no NVIDIA GPU here ($why); nothing to check. Run this script on a GPU machine." >&2
 	exit 2
 fi
-for b in plp tensor.test cuda.test; do
+for b in plp tensor.test cuda.test plp.test; do
 	if [ ! -x ".gpu/$b" ]; then
 		echo "gpu-check: .gpu/$b missing: run 'make gpu-build' on a machine with Go and carry .gpu here" >&2
 		exit 2
@@ -58,6 +58,7 @@ nvidia-smi | tee "$OUT/nvidia-smi.txt"
 step "kernels/cuda tests" "$OUT/test-cuda.log" bash -c "cd kernels/cuda && ../../.gpu/cuda.test -test.v -test.count=1"
 step "tensor CUDA tests" "$OUT/test-tensor.log" bash -c "cd tensor && ../.gpu/tensor.test -test.v -test.count=1 -test.run 'CUDA|GPU|ParseDevice'"
 grep -E '^(--- FAIL|FAIL|ok|PASS)' "$OUT/test-tensor.log" | head -n 40
+step "cmd/plp CUDA tests (bf16 vs fp32 cosine)" "$OUT/test-plp.log" bash -c "cd cmd/plp && ../../.gpu/plp.test -test.v -test.count=1 -test.run 'CUDA'"
 step "attention kernel" "$OUT/bench-attention.log" bash -c "cd tensor && ../.gpu/tensor.test -test.run '^\$' -test.bench 'CUDAAttention' -test.benchtime 20x"
 att=$(grep -oE '[0-9.]+ TFLOP/s' "$OUT/bench-attention.log" | head -n1 | cut -d' ' -f1)
 echo "{\"side\": \"plp\", \"kernel\": \"attention\", \"dtype\": \"fp32\", \"n\": 257, \"hd\": 64, \"tflops\": ${att:-null}}" >>"$RESULTS"

@@ -8,6 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"plp/kernels/cuda"
+	"plp/tensor"
+	"plp/zoo"
 )
 
 // runDevice runs a tiny app whose action opens --device and --dtype, returning the backend name, stderr and
@@ -78,6 +80,43 @@ func TestParityEmulatedCUDA(t *testing.T) {
 	for _, r := range rows {
 		if !r.OK {
 			t.Errorf("%s %s: max_abs %g over tolerance %g", r.Fixture, r.Tensor, r.MaxAbs, r.Tol)
+		}
+	}
+}
+
+// TestCUDABF16Fixtures checks on a GPU that bf16 GEMMs keep every fixture output of the ViT towers within
+// cosine 0.999 of the fp32 run. It skips without a GPU.
+func TestCUDABF16Fixtures(t *testing.T) {
+	be32, err := tensor.OpenCUDA(0)
+	if err != nil {
+		t.Skipf("no CUDA device, skipping GPU test: %v", err)
+	}
+	be16, err := tensor.OpenCUDA(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := be16.SetPrecision(cuda.BF16); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"openclip_vit_quickgelu", "openclip_vit_gelu", "timm_vit_head"} {
+		m, err := zoo.ReadManifest(fixtureDir + f + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o32, err := zoo.RunManifest(m, be32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o16, err := zoo.RunManifest(m, be16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range o32 {
+			if c := cosine(o32[i].Data, o16[i].Data); !(c >= 0.999) {
+				t.Errorf("%s %s: bf16 cosine %.5f to fp32, want >= 0.999", f, o32[i].Name, c)
+			} else {
+				t.Logf("%s %s: cosine %.6f", f, o32[i].Name, c)
+			}
 		}
 	}
 }
