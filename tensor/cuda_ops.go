@@ -212,10 +212,15 @@ func (c *CUDA) L2Normalize(x *Tensor, eps float32) *Tensor {
 	return y
 }
 
-// attnMaxHeadDim is the widest head plp_attention holds in registers (four features per lane).
+// attnMaxHeadDim is the widest head the attention kernels take (four features per lane).
 const attnMaxHeadDim = 128
 
-// Attention implements Backend with plp_attention: one warp per (batch, head, query), online softmax.
+// attnKernel is the attention kernel in use: plp_attention_kp scores 32 keys per warp step; plp_attention
+// (one key per step, the whole warp reducing each dot product) is the simpler reference with the same
+// contract, tested against it in kernels/cuda.
+const attnKernel = "plp_attention_kp"
+
+// Attention implements Backend: one warp per (batch, head, query), online softmax over key tiles.
 func (c *CUDA) Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor {
 	if q.Rank() != 3 || k.Rank() != 3 || v.Rank() != 3 || !SameShape(k.shape, v.shape) ||
 		q.shape[0] != k.shape[0] || q.shape[2] != k.shape[2] || heads <= 0 || q.shape[2]%heads != 0 {
@@ -242,7 +247,7 @@ func (c *CUDA) Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor {
 	}
 	meta := []uint32{uint32(nq), uint32(nk), uint32(heads), uint32(hd), causal}
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	must("Attention", c.k.Get("plp_attention").Launch(cuda.Dim3{X: (nq + 3) / 4, Y: heads, Z: B}, cuda.Dim3{X: 128, Y: 1, Z: 1}, 0,
+	must("Attention", c.k.Get(attnKernel).Launch(cuda.Dim3{X: (nq + 3) / 4, Y: heads, Z: B}, cuda.Dim3{X: 128, Y: 1, Z: 1}, 0,
 		c.ptr(o), c.ptr(q), c.ptr(k), c.ptr(v), c.optPtr(opt.Bias), scale, meta))
 	return o
 }

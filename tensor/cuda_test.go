@@ -134,7 +134,8 @@ func TestCUDAEmulatedConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The interpreter runs about 10^7 thread-instructions a second; the ViT-sized attention case alone takes
-	// 3·10^8, and the smaller attention cases cover the same kernel paths (bias, causal, odd head widths).
+	// as long as the rest of the table, and the smaller attention cases cover the same kernel paths (bias,
+	// causal, odd head widths, partial key tiles).
 	skip := map[string]bool{"Attention/B1_q197_k197_H3_hd64_causalfalse_biastrue": true}
 	for _, c := range tensortest.Cases() {
 		if skip[c.Name] {

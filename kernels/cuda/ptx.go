@@ -16,7 +16,7 @@ var ptxEntries = map[string][]string{
 	"shape.ptx":       {"plp_copy", "plp_gather_rows", "plp_reduce"},
 	"norm.ptx":        {"plp_layernorm", "plp_softmax", "plp_l2norm"},
 	"conv.ptx":        {"plp_im2col", "plp_conv_direct", "plp_pool"},
-	"attention.ptx":   {"plp_attention"},
+	"attention.ptx":   {"plp_attention", "plp_attention_kp"},
 }
 
 // Kernels are plp's loaded PTX entry points, by name.

@@ -277,7 +277,8 @@ type vmThread struct {
 	regs       []uint64
 	pc         int
 	done       bool
-	wait       int // 1 bar.sync, 2 shfl
+	wait       int // 1 bar.sync, 2 shfl, 3 bar.warp.sync
+	shflIdx    bool
 	tid        [3]int
 	shflDst    int
 	shflVal    uint64
@@ -347,20 +348,32 @@ func (l *vmLaunch) block1(ts []*vmThread) error {
 		}
 		for w := 0; w < len(ts); w += 32 {
 			warp := ts[w:min(w+32, len(ts))]
-			n, at := 0, 0
+			n, at, atWarpBar := 0, 0, 0
 			for _, t := range warp {
 				if !t.done {
 					n++
-					if t.wait == 2 {
+					switch t.wait {
+					case 2:
 						at++
+					case 3:
+						atWarpBar++
 					}
 				}
+			}
+			if n > 0 && atWarpBar == n {
+				for _, t := range warp {
+					t.wait = 0
+				}
+				continue
 			}
 			if n == 0 || at != n {
 				continue
 			}
 			for lane, t := range warp {
 				src := lane ^ int(t.shflLane)
+				if t.shflIdx {
+					src = int(t.shflLane) & 31
+				}
 				v := t.shflVal
 				if src < len(warp) && !warp[src].done {
 					v = warp[src].shflVal
@@ -537,8 +550,12 @@ func (l *vmLaunch) step(t *vmThread, in *vmInstr) {
 		t.pc = in.target
 	case "bar":
 		t.wait = 1
+		if in.mods[0] == "warp" {
+			t.wait = 3
+		}
 	case "shfl":
 		t.shflDst, t.shflVal, t.shflLane, t.wait = a[0].reg, v(1), v(2), 2
+		t.shflIdx = in.mods[1] == "idx"
 	case "mov", "cvta":
 		set(v(1))
 	case "ld", "st":

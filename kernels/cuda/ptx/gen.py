@@ -853,3 +853,182 @@ A_END:
 }}
 """
 open('attention.ptx','w').write(at)
+
+# ---------------- attention, key-parallel variant
+def per_t2(fmt):
+    return "".join(fmt.format(t=t, a=32+t, v=28+t, p=10+t, off=4*32*t, oe=32*t) for t in range(T))
+kp = f"""
+// plp_attention_kp: the same contract as plp_attention, with the keys spread over the lanes: a warp takes
+// 32 keys at a time, each lane scoring one key against the query (held in shared memory), then the tile's
+// probabilities are broadcast lane to lane for the P·V update of the lane's output features. Per key this
+// issues a few warp instructions instead of a full warp reduction. Grid (ceil(Nq/4), H, B), block 128.
+.visible .entry plp_attention_kp(
+	.param .u64 p_o,
+	.param .u64 p_q,
+	.param .u64 p_k,
+	.param .u64 p_v,
+	.param .u64 p_bias,
+	.param .f32 p_scale,
+	.param .align 4 .b8 p_meta[20]
+)
+{{
+	.reg .pred %p<20>;
+	.reg .b32 %r<50>;
+	.reg .f32 %f<50>;
+	.reg .b64 %rd<50>;
+	.shared .align 16 .f32 kp_q[512];
+	mov.u32 %r1, %tid.x;
+	and.b32 %r2, %r1, 31;
+	shr.u32 %r3, %r1, 5;
+	mov.u32 %r4, %ctaid.x;
+	mad.lo.u32 %r5, %r4, 4, %r3;
+	mov.u32 %r6, %ctaid.y;
+	mov.u32 %r7, %ctaid.z;
+{mw("%r10",0)}{mw("%r11",1)}{mw("%r12",2)}{mw("%r13",3)}{mw("%r14",4)}	setp.ge.u32 %p1, %r5, %r10;
+	@%p1 bra K_DONE;
+	// D = H*hd; qbase = (b*Nq + i)*D + h*hd; kbase = b*Nk*D + h*hd
+	mul.lo.u32 %r15, %r12, %r13;
+	mad.lo.u32 %r16, %r7, %r10, %r5;
+	mul.lo.u32 %r17, %r6, %r13;
+	mad.lo.u32 %r16, %r16, %r15, %r17;
+	mul.lo.u32 %r18, %r7, %r11;
+	mad.lo.u32 %r18, %r18, %r15, %r17;
+	ld.param.u64 %rd1, [p_q];
+	cvta.to.global.u64 %rd1, %rd1;
+	ld.param.u64 %rd2, [p_k];
+	cvta.to.global.u64 %rd2, %rd2;
+	ld.param.u64 %rd3, [p_v];
+	cvta.to.global.u64 %rd3, %rd3;
+	ld.param.f32 %f1, [p_scale];
+	// this warp's query slot in shared memory: kp_q + warp*512 bytes
+	mov.u64 %rd20, kp_q;
+	mul.wide.u32 %rd24, %r3, 512;
+	add.s64 %rd20, %rd20, %rd24;
+	mul.wide.u32 %rd4, %r16, 4;
+	add.s64 %rd4, %rd1, %rd4;
+	mul.wide.u32 %rd5, %r2, 4;
+	add.s64 %rd4, %rd4, %rd5;
+	add.s64 %rd25, %rd20, %rd5;
+{per_t2('''	add.u32 %r{oe_r}, %r2, {oe};
+	setp.lt.u32 %p{p}, %r{oe_r}, %r13;
+	mov.f32 %f{v}, 0f00000000;
+	@%p{p} ld.global.f32 %f{v}, [%rd4+{off}];
+	mul.f32 %f{v}, %f{v}, %f1;
+	@%p{p} st.shared.f32 [%rd25+{off}], %f{v};
+	mov.f32 %f{a}, 0f00000000;
+'''.replace("{oe_r}", "4{t}"))}	bar.warp.sync -1;
+	// key range end: Nk, or min(Nk, i+1) when causal
+	mov.u32 %r19, %r11;
+	setp.ne.u32 %p2, %r14, 0;
+	add.u32 %r20, %r5, 1;
+	min.u32 %r21, %r19, %r20;
+	@%p2 mov.u32 %r19, %r21;
+	// bias row (h*Nq + i)*Nk
+	ld.param.u64 %rd6, [p_bias];
+	setp.ne.u64 %p3, %rd6, 0;
+	cvta.to.global.u64 %rd6, %rd6;
+	mad.lo.u32 %r22, %r6, %r10, %r5;
+	mul.lo.u32 %r22, %r22, %r11;
+	mul.wide.u32 %rd7, %r22, 4;
+	add.s64 %rd6, %rd6, %rd7;
+	mul.wide.u32 %rd11, %r15, 4;
+	mov.f32 %f2, 0fFF800000;
+	mov.f32 %f3, 0f00000000;
+	mov.u32 %r23, 0;
+K_TILE:
+	setp.ge.u32 %p4, %r23, %r19;
+	@%p4 bra K_END;
+	// lane's key j = j0 + lane
+	add.u32 %r24, %r23, %r2;
+	setp.lt.u32 %p5, %r24, %r19;
+	mov.f32 %f5, 0fFF800000;
+	@!%p5 bra K_QK_END;
+	mad.lo.u32 %r28, %r24, %r15, %r18;
+	mul.wide.u32 %rd21, %r28, 4;
+	add.s64 %rd21, %rd2, %rd21;
+	mov.u64 %rd23, %rd20;
+	mov.f32 %f5, 0f00000000;
+	// four features a step while they last, then one
+	and.b32 %r29, %r13, -4;
+	mov.u32 %r25, 0;
+K_QK4:
+	setp.ge.u32 %p6, %r25, %r29;
+	@%p6 bra K_QK1;
+	ld.shared.f32 %f15, [%rd23];
+	ld.global.f32 %f16, [%rd21];
+	fma.rn.f32 %f5, %f15, %f16, %f5;
+	ld.shared.f32 %f15, [%rd23+4];
+	ld.global.f32 %f16, [%rd21+4];
+	fma.rn.f32 %f5, %f15, %f16, %f5;
+	ld.shared.f32 %f15, [%rd23+8];
+	ld.global.f32 %f16, [%rd21+8];
+	fma.rn.f32 %f5, %f15, %f16, %f5;
+	ld.shared.f32 %f15, [%rd23+12];
+	ld.global.f32 %f16, [%rd21+12];
+	fma.rn.f32 %f5, %f15, %f16, %f5;
+	add.s64 %rd23, %rd23, 16;
+	add.s64 %rd21, %rd21, 16;
+	add.u32 %r25, %r25, 4;
+	bra K_QK4;
+K_QK1:
+	setp.ge.u32 %p6, %r25, %r13;
+	@%p6 bra K_QK_BIAS;
+	ld.shared.f32 %f15, [%rd23];
+	ld.global.f32 %f16, [%rd21];
+	fma.rn.f32 %f5, %f15, %f16, %f5;
+	add.s64 %rd23, %rd23, 4;
+	add.s64 %rd21, %rd21, 4;
+	add.u32 %r25, %r25, 1;
+	bra K_QK1;
+K_QK_BIAS:
+	@!%p3 bra K_QK_END;
+	mul.wide.u32 %rd26, %r24, 4;
+	add.s64 %rd26, %rd6, %rd26;
+	ld.global.f32 %f7, [%rd26];
+	add.f32 %f5, %f5, %f7;
+K_QK_END:
+	// tile maximum over the lanes
+	mov.f32 %f6, %f5;
+""" + "".join(f"	shfl.sync.bfly.b32 %f17, %f6, {o}, 31, -1;\n	max.f32 %f6, %f6, %f17;\n" for o in (16,8,4,2,1)) + f"""	max.f32 %f8, %f2, %f6;
+	setp.eq.f32 %p7, %f8, 0fFF800000;
+	@%p7 bra K_NEXT;
+	// online softmax: c = exp(m-m'), p = exp(s-m'); the lanes keep partial sums of p, added up at the end
+	sub.f32 %f9, %f2, %f8;
+{exp("%f10","%f9","%f11")}	sub.f32 %f12, %f5, %f8;
+{exp("%f13","%f12","%f11")}	fma.rn.f32 %f3, %f3, %f10, %f13;
+	mov.f32 %f2, %f8;
+{per_t2('''	mul.f32 %f{a}, %f{a}, %f10;
+''')}	// P·V over the tile's keys: lane l's features, p of key jj broadcast from lane jj
+	sub.u32 %r26, %r19, %r23;
+	min.u32 %r26, %r26, 32;
+	mad.lo.u32 %r30, %r23, %r15, %r18;
+	mul.wide.u32 %rd22, %r30, 4;
+	add.s64 %rd22, %rd3, %rd22;
+	add.s64 %rd22, %rd22, %rd5;
+	mov.u32 %r27, 0;
+K_PV:
+	setp.ge.u32 %p8, %r27, %r26;
+	@%p8 bra K_NEXT;
+	shfl.sync.idx.b32 %f14, %f13, %r27, 31, -1;
+{per_t2('''	@%p{p} ld.global.f32 %f{v}, [%rd22+{off}];
+	@%p{p} fma.rn.f32 %f{a}, %f14, %f{v}, %f{a};
+''')}	add.s64 %rd22, %rd22, %rd11;
+	add.u32 %r27, %r27, 1;
+	bra K_PV;
+K_NEXT:
+	add.u32 %r23, %r23, 32;
+	bra K_TILE;
+K_END:
+""" + "".join(f"	shfl.sync.bfly.b32 %f17, %f3, {o}, 31, -1;\n	add.f32 %f3, %f3, %f17;\n" for o in (16,8,4,2,1)) + f"""	ld.param.u64 %rd12, [p_o];
+	cvta.to.global.u64 %rd12, %rd12;
+	mul.wide.u32 %rd13, %r16, 4;
+	add.s64 %rd12, %rd12, %rd13;
+	add.s64 %rd12, %rd12, %rd5;
+{per_t2('''	div.rn.f32 %f{a}, %f{a}, %f3;
+	@%p{p} st.global.f32 [%rd12+{off}], %f{a};
+''')}K_DONE:
+	ret;
+}}
+"""
+at2 = open('attention.ptx').read() + kp
+open('attention.ptx','w').write(at2)
