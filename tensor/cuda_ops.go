@@ -501,6 +501,10 @@ func (c *CUDA) Reduce(x *Tensor, axis int, op ReduceOp) *Tensor {
 		panic(fmt.Sprintf("tensor: unknown reduction %d", op))
 	}
 	defer c.enter()()
+	if n == 0 {
+		// plp_reduce seeds Max with the first element; an empty axis follows the CPU backend instead.
+		return c.fromCPU(CPU{}.Reduce(c.toCPU(x)[0], axis, op))
+	}
 	y := c.alloc(outShape...)
 	c.launch1D("plp_reduce", outer*inner, c.ptr(y), c.ptr(x), outer*inner, n, inner, code)
 	return y
