@@ -7,7 +7,7 @@
 # Steps: nvidia-smi; the CUDA tests of kernels/cuda and tensor (conformance table on the GPU); the attention
 # kernel's TFLOP/s at N=257, hd=64; `plp parity --device cuda` on every fixture; `plp bench` for ViT-B/16 and
 # ViT-L/14 at batch 64 and 256 in fp32, tf32 and bf16; PyTorch eager fp32/bf16 (SDPA) on the same GPU.
-# Exit status: 0 when every step passed, 1 when a step failed, 2 when there is no GPU to check.
+# Each step is limited to STEP_TIMEOUT seconds (300). Exit status: 0 when every step passed, 1 when a step failed, 2 when there is no GPU to check.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -43,7 +43,7 @@ step() { # step NAME LOGFILE CMD...: runs CMD, logs it, records a failure
 	shift 2
 	echo "== $name" | tee -a "$OUT/steps.log"
 	local t0=$SECONDS
-	"$@" >"$log" 2>&1
+	timeout "${STEP_TIMEOUT:-300}" "$@" >"$log" 2>&1
 	local rc=$?
 	echo "   rc=$rc in $((SECONDS - t0))s, log $(basename "$log")" | tee -a "$OUT/steps.log"
 	if [ $rc -ne 0 ]; then
@@ -54,24 +54,28 @@ step() { # step NAME LOGFILE CMD...: runs CMD, logs it, records a failure
 }
 
 nvidia-smi | tee "$OUT/nvidia-smi.txt"
+gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1)
+echo "{\"side\": \"plp\", \"gpu\": \"${gpu_name:-unknown}\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\"}" >>"$RESULTS"
 
 step "kernels/cuda tests" "$OUT/test-cuda.log" bash -c "cd kernels/cuda && ../../.gpu/cuda.test -test.v -test.count=1"
 step "tensor CUDA tests" "$OUT/test-tensor.log" bash -c "cd tensor && ../.gpu/tensor.test -test.v -test.count=1 -test.run 'CUDA|GPU|ParseDevice'"
 grep -E '^(--- FAIL|FAIL|ok|PASS)' "$OUT/test-tensor.log" | head -n 40
 step "cmd/plp CUDA tests (bf16 vs fp32 cosine)" "$OUT/test-plp.log" bash -c "cd cmd/plp && ../../.gpu/plp.test -test.v -test.count=1 -test.run 'CUDA'"
+for l in cuda tensor plp; do
+	f=$OUT/test-$l.log
+	[ -f "$f" ] || continue
+	echo "{\"side\": \"plp\", \"tests\": \"$l\", \"pass\": $(grep -c -- '--- PASS' "$f"), \"fail\": $(grep -c -- '--- FAIL' "$f"), \"skip\": $(grep -c -- '--- SKIP' "$f")}" >>"$RESULTS"
+done
 step "attention kernel" "$OUT/bench-attention.log" bash -c "cd tensor && ../.gpu/tensor.test -test.run '^\$' -test.bench 'CUDAAttention' -test.benchtime 20x"
 att=$(grep -oE '[0-9.]+ TFLOP/s' "$OUT/bench-attention.log" | head -n1 | cut -d' ' -f1)
 echo "{\"side\": \"plp\", \"kernel\": \"attention\", \"dtype\": \"fp32\", \"n\": 257, \"hd\": 64, \"tflops\": ${att:-null}}" >>"$RESULTS"
 
 # One manifest per call, so a fixture whose files are missing fails alone.
-parity_all() { # parity_all DEVICE: every fixture manifest through plp parity
-	local rc=0 f
-	for f in zoo/testdata/*.json; do
-		.gpu/plp parity --device "$1" "$f" || { rc=1; echo "{\"fixture_file\": \"$f\", \"ok\":false}"; }
-	done
-	return $rc
-}
-step "parity --device cuda" "$OUT/parity-cuda.jsonl" parity_all cuda
+step "parity --device cuda" "$OUT/parity-cuda.jsonl" bash -c 'rc=0
+for f in zoo/testdata/*.json; do
+	.gpu/plp parity --device cuda "$f" || { rc=1; echo "{\"fixture_file\": \"$f\", \"ok\":false}"; }
+done
+exit $rc'
 p_ok=$(grep -c '"ok":true' "$OUT/parity-cuda.jsonl" || true)
 p_bad=$(grep -c '"ok":false' "$OUT/parity-cuda.jsonl" || true)
 grep '"ok":false' "$OUT/parity-cuda.jsonl" | head -n 20
@@ -100,7 +104,11 @@ python3 - "$RESULTS" <<'PY' | tee "$OUT/summary.txt"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 gpu = next((r.get("gpu") for r in rows if r.get("gpu")), "?")
-print(f"\nplp GPU check summary ({gpu})")
+date = next((r.get("date") for r in rows if r.get("date")), "?")
+print(f"\nplp GPU check summary ({gpu}, {date})")
+for r in rows:
+    if "tests" in r:
+        print(f"tests {r['tests']:7s}: {r['pass']} passed, {r['fail']} failed, {r['skip']} skipped")
 par = next((r for r in rows if "parity_ok" in r), {})
 print(f"parity --device cuda: {par.get('parity_ok')} outputs within tolerance, {par.get('parity_failed')} over")
 for r in rows:
@@ -121,7 +129,7 @@ for m, b in keys:
 PY
 
 if [ ${#failed[@]} -gt 0 ]; then
-	echo "gpu-check: FAILED steps: ${failed[*]}"
+	printf 'gpu-check: FAILED step: %s\n' "${failed[@]}"
 	exit 1
 fi
 echo "gpu-check: all steps passed"
