@@ -2,6 +2,9 @@ package cuda
 
 import (
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -155,5 +158,30 @@ func TestErrorNames(t *testing.T) {
 	}
 	if check("cuInit", 0) != nil || checkBLAS("cublasCreate_v2", 0) != nil {
 		t.Error("success codes became errors")
+	}
+}
+
+// TestPTXAssembles runs NVIDIA's PTX assembler over every kernel file for the oldest and a current target
+// when ptxas is installed (CUDA toolkits ship it); the JIT in the driver accepts what ptxas accepts.
+func TestPTXAssembles(t *testing.T) {
+	ptxas, err := exec.LookPath("ptxas")
+	if err != nil {
+		t.Skip("ptxas not installed")
+	}
+	dir := t.TempDir()
+	for file := range ptxEntries {
+		src, err := ptxFS.ReadFile("ptx/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, file)
+		if err := os.WriteFile(p, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, arch := range []string{"sm_70", "sm_90"} {
+			if out, err := exec.Command(ptxas, "-arch="+arch, p, "-o", filepath.Join(dir, file+"."+arch+".cubin")).CombinedOutput(); err != nil {
+				t.Errorf("ptxas -arch=%s %s: %v\n%s", arch, file, err, out)
+			}
+		}
 	}
 }

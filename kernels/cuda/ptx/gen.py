@@ -124,16 +124,20 @@ U_DONE:
 }}
 """
 # binary broadcast: meta words: [0..5] dims innermost first, [6..11] b strides (elements). Unused dims 1/0.
-def unroll_index(src_rem, off, meta, nd, dims_at, strides_at, tmp_dim, tmp_str, tmp_c):
+def unroll_index(src_rem, off, meta, nd, dims_at, strides_at, tmp_dim, tmp_str, tmp_c, end):
+    # Dims are packed from the innermost and padded with 1s, so the first 1 ends the index arithmetic
+    # (integer division is the expensive part of these kernels).
     s=""
     for d in range(nd):
         s += f"""	ld.param.u32 {tmp_dim}, [{meta}+{4*(dims_at+d)}];
+	setp.eq.u32 %p4, {tmp_dim}, 1;
+	@%p4 bra {end};
 	ld.param.u32 {tmp_str}, [{meta}+{4*(strides_at+d)}];
 	rem.u32 {tmp_c}, {src_rem}, {tmp_dim};
 	div.u32 {src_rem}, {src_rem}, {tmp_dim};
 	mad.lo.u32 {off}, {tmp_c}, {tmp_str}, {off};
 """
-    return s
+    return s + f"{end}:\n"
 e += f"""
 // plp_binary: y[i] = a[i] op b[j(i)], i < n, op 0 add, 1 sub, 2 mul. j(i) comes from i's multi-index over
 // y's dims: meta[0:6] are the dims innermost first (1 when unused), meta[6:12] b's element strides (0 where
@@ -156,7 +160,7 @@ e += f"""
 	@%p1 bra B_DONE;
 	mov.u32 %r6, %r4;
 	mov.u32 %r7, 0;
-{unroll_index("%r6","%r7","p_meta",6,0,6,"%r8","%r9","%r10")}	ld.param.u64 %rd1, [p_a];
+{unroll_index("%r6","%r7","p_meta",6,0,6,"%r8","%r9","%r10","B_IDX")}	ld.param.u64 %rd1, [p_a];
 	ld.param.u64 %rd2, [p_b];
 	ld.param.u64 %rd3, [p_y];
 	cvta.to.global.u64 %rd1, %rd1;
@@ -195,7 +199,7 @@ s += f"""
 	.param .align 4 .b8 p_meta[72]
 )
 {{
-	.reg .pred %p<4>;
+	.reg .pred %p<6>;
 	.reg .b32 %r<20>;
 	.reg .f32 %f<4>;
 	.reg .b64 %rd<10>;
@@ -206,7 +210,7 @@ s += f"""
 	mov.u32 %r7, 0;
 	mov.u32 %r12, %r4;
 	mov.u32 %r13, 0;
-{unroll_index("%r6","%r7","p_meta",6,0,6,"%r8","%r9","%r10")}{unroll_index("%r12","%r13","p_meta",6,0,12,"%r8","%r9","%r10")}	ld.param.u64 %rd1, [p_x];
+{unroll_index("%r6","%r7","p_meta",6,0,6,"%r8","%r9","%r10","C_SRC")}{unroll_index("%r12","%r13","p_meta",6,0,12,"%r8","%r9","%r10","C_DST")}	ld.param.u64 %rd1, [p_x];
 	ld.param.u64 %rd2, [p_y];
 	cvta.to.global.u64 %rd1, %rd1;
 	cvta.to.global.u64 %rd2, %rd2;
