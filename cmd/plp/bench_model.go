@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"plp/tensor"
 	"plp/zoo"
 )
 
@@ -57,7 +58,8 @@ type benchModelResult struct {
 
 // benchModel times whole forward passes of one tower: items/s over --iters passes (after a warm-up pass)
 // and the process's peak resident memory (VmHWM).
-func benchModel(c *cli.Context) error {
+func benchModel(c *cli.Context) (err error) {
+	defer tensor.RecoverDeviceError(&err) // a GPU failure (e.g. out of memory) becomes an error
 	name, batch, tower := c.String("model"), c.Int("batch"), c.String("tower")
 	if batch <= 0 {
 		return fmt.Errorf("bench: --batch %d must be positive", batch)

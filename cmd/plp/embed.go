@@ -20,6 +20,7 @@ import (
 
 	"plp/data"
 	"plp/imaging"
+	"plp/tensor"
 	"plp/weights"
 	"plp/zoo"
 )
@@ -80,7 +81,8 @@ writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensor
 	})
 }
 
-func embed(c *cli.Context) error {
+func embed(c *cli.Context) (err error) {
+	defer tensor.RecoverDeviceError(&err) // a GPU failure (e.g. out of memory) becomes an error
 	policy, err := data.ParseErrorPolicy(c.String("on-error"))
 	if err != nil {
 		return fmt.Errorf("embed: --on-error: %w", err)

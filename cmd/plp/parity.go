@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"plp/tensor"
 	"plp/weights"
 	"plp/zoo"
 )
@@ -32,7 +33,8 @@ type parityLine struct {
 	zoo.ParityResult
 }
 
-func runParity(c *cli.Context) error {
+func runParity(c *cli.Context) (err error) {
+	defer tensor.RecoverDeviceError(&err) // a GPU failure (e.g. out of memory) becomes an error
 	paths := c.Args().Slice()
 	if len(paths) == 0 {
 		return fmt.Errorf("parity: give at least one MANIFEST.json")
