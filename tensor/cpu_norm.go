@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"plp/kernels/cpu"
 )
 
 // rowsOf views x as rows of its last dimension.
@@ -91,22 +93,8 @@ func (c CPU) Softmax(x *Tensor) *Tensor {
 // softmaxRow normalises x in place; -Inf entries (masked keys) become 0. A row of only -Inf becomes NaN,
 // as in PyTorch.
 func softmaxRow(x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
-			m = v
-		}
-	}
-	var s float32
-	for i, v := range x {
-		e := expf(v - m)
-		x[i] = e
-		s += e
-	}
-	inv := 1 / s
-	for i := range x {
-		x[i] *= inv
-	}
+	s := cpu.ExpSub(x, x, cpu.MaxVal(x))
+	cpu.Scale(1/s, x)
 }
 
 // L2Normalize implements Backend.

@@ -1,6 +1,10 @@
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"plp/kernels/cpu"
+)
 
 // expf is a float32 exp accurate to about 1 ulp: Cody–Waite range reduction by ln 2 and a degree-6
 // polynomial. It is several times faster than math.Exp and vectorises, which matters in softmax and
@@ -62,13 +66,9 @@ func erff(x float32) float32 {
 func applyAct(f Act, x []float32) {
 	switch f {
 	case GELU:
-		for i, v := range x {
-			x[i] = 0.5 * v * (1 + erff(v*0.70710678118654752))
-		}
+		cpu.Gelu(x, x)
 	case QuickGELU:
-		for i, v := range x {
-			x[i] = v / (1 + expf(-1.702*v))
-		}
+		cpu.QuickGelu(x, x)
 	case ReLU:
 		for i, v := range x {
 			if v < 0 {
