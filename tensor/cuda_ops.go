@@ -98,13 +98,13 @@ func (c *CUDA) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	if transB {
 		opB, ldb = cuda.Trans, k
 	}
-	pa, pb, pc := c.ptr(a), c.ptr(b), c.ptr(out)
-	for i := 0; i < batch; i++ {
-		bi := pb
-		if !shared {
-			bi += cuda.DevicePtr(4 * i * k * n)
-		}
-		must("MatMul", c.blas.Sgemm(opB, opA, n, m, k, 1, bi, ldb, pa+cuda.DevicePtr(4*i*m*k), lda, 0, pc+cuda.DevicePtr(4*i*m*n), n))
+	strideB := k * n
+	if shared {
+		strideB = 0
+	}
+	if batch > 0 && m > 0 && n > 0 {
+		must("MatMul", c.blas.SgemmStridedBatched(opB, opA, n, m, k, 1, c.ptr(b), ldb, strideB, c.ptr(a), lda, m*k,
+			0, c.ptr(out), n, m*n, batch))
 	}
 	return out
 }
@@ -297,11 +297,9 @@ func (c *CUDA) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
 	for b0 := 0; b0 < B; b0 += per {
 		nb := min(per, B-b0)
 		c.launch1D("plp_im2col", nb*K*L, c.ptr(cols), c.ptr(x)+cuda.DevicePtr(4*b0*cin*H*W), nb*K*L, meta)
-		for i := 0; i < nb; i++ {
-			// out_b[cout, L] = w[cout, K] · cols_b[K, L]
-			must("Conv2D", c.blas.Sgemm(cuda.NoTrans, cuda.NoTrans, L, cout, K, 1, c.ptr(cols)+cuda.DevicePtr(4*i*K*L), L,
-				c.ptr(w), K, 0, c.ptr(y)+cuda.DevicePtr(4*(b0+i)*cout*L), L))
-		}
+		// out_b[cout, L] = w[cout, K] · cols_b[K, L] for each image of the chunk
+		must("Conv2D", c.blas.SgemmStridedBatched(cuda.NoTrans, cuda.NoTrans, L, cout, K, 1, c.ptr(cols), L, K*L,
+			c.ptr(w), K, 0, 0, c.ptr(y)+cuda.DevicePtr(4*b0*cout*L), L, cout*L, nb))
 	}
 	if bias != nil {
 		c.binaryInto(y, y, bias.Reshape(cout, 1, 1), 0)

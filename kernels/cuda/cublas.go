@@ -21,6 +21,7 @@ type blasLib struct {
 	cublasSgemm_v2      func(h uintptr, ta, tb int32, m, n, k int32, alpha *float32, a uint64, lda int32, b uint64, ldb int32, beta *float32, c uint64, ldc int32) int32
 	cublasSgemmBatched  func(h uintptr, ta, tb int32, m, n, k int32, alpha *float32, a uint64, lda int32, b uint64, ldb int32, beta *float32, c uint64, ldc int32, count int32) int32
 	gemmEx              uintptr // cublasGemmEx, 19 arguments: called through callC
+	gemmStridedEx       uintptr // cublasGemmStridedBatchedEx, 23 arguments: called through callC
 	name                string
 }
 
@@ -57,6 +58,9 @@ func loadBLAS() (*blasLib, error) {
 		}
 		if p, err := purego.Dlsym(lib, "cublasGemmEx"); err == nil {
 			b.gemmEx = p
+		}
+		if p, err := purego.Dlsym(lib, "cublasGemmStridedBatchedEx"); err == nil {
+			b.gemmStridedEx = p
 		}
 		blas = b
 	})
@@ -96,6 +100,7 @@ const (
 
 // cublasComputeType_t and cudaDataType_t values (cublas_api.h, library_types.h).
 const (
+	compute32F      = 68
 	computeFastTF32 = 77
 	computeFast16BF = 75
 	cudaR32F        = 0
@@ -164,6 +169,36 @@ func (b *BLAS) Sgemm(ta, tb Op, m, n, k int, alpha float32, a DevicePtr, lda int
 	}
 	return checkBLAS("cublasSgemm_v2", b.b.cublasSgemm_v2(b.h, int32(ta), int32(tb), int32(m), int32(n), int32(k),
 		&alpha, uint64(a), int32(lda), uint64(bm), int32(ldb), &beta, uint64(c), int32(ldc)))
+}
+
+// SgemmStridedBatched runs count Sgemms on operands spaced strideA, strideB and strideC elements apart
+// (a stride of 0 shares the operand), in one cublasGemmStridedBatchedEx call with the selected precision.
+// Without that entry point (an emulated context) it loops over Sgemm.
+func (b *BLAS) SgemmStridedBatched(ta, tb Op, m, n, k int, alpha float32, a DevicePtr, lda int, strideA int,
+	bm DevicePtr, ldb int, strideB int, beta float32, c DevicePtr, ldc int, strideC int, count int) error {
+	if err := gemmDims(m, n, k, lda, ldb, ldc, count); err != nil {
+		return err
+	}
+	if b.b.gemmStridedEx == 0 {
+		for i := 0; i < count; i++ {
+			if err := b.Sgemm(ta, tb, m, n, k, alpha, a+DevicePtr(4*i*strideA), lda, bm+DevicePtr(4*i*strideB), ldb,
+				beta, c+DevicePtr(4*i*strideC), ldc); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	compute := map[Precision]int{FP32: compute32F, TF32: computeFastTF32, BF16: computeFast16BF}[b.prec]
+	ab := &[2]float32{alpha, beta}
+	i := func(v int) uintptr { return uintptr(uint32(int32(v))) }
+	r, err := callC(b.b.gemmStridedEx, b.h, i(int(ta)), i(int(tb)), i(m), i(n), i(k), uintptr(unsafe.Pointer(&ab[0])),
+		uintptr(a), cudaR32F, i(lda), uintptr(int64(strideA)), uintptr(bm), cudaR32F, i(ldb), uintptr(int64(strideB)),
+		uintptr(unsafe.Pointer(&ab[1])), uintptr(c), cudaR32F, i(ldc), uintptr(int64(strideC)), i(count), i(compute), i(gemmDefault))
+	runtime.KeepAlive(ab)
+	if err != nil {
+		return err
+	}
+	return checkBLAS("cublasGemmStridedBatchedEx", int32(r))
 }
 
 // gemmEx is Sgemm through cublasGemmEx with fp32 storage and a tensor-core compute type.

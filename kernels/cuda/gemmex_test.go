@@ -16,6 +16,7 @@ const fakeGemmEx = `
 #include <stdint.h>
 static int64_t rec[19];
 static float ab[2];
+static int64_t srec[23];
 int fakeGemmEx(void *h, int ta, int tb, int m, int n, int k, const void *alpha, const void *A, int at, int lda,
 	const void *B, int bt, int ldb, const void *beta, void *C, int ct, int ldc, int compute, int algo) {
 	int64_t v[19] = {(int64_t)(intptr_t)h, ta, tb, m, n, k, 0, (int64_t)(intptr_t)A, at, lda,
@@ -24,6 +25,19 @@ int fakeGemmEx(void *h, int ta, int tb, int m, int n, int k, const void *alpha, 
 	ab[0] = *(const float *)alpha;
 	ab[1] = *(const float *)beta;
 	return 13; /* CUBLAS_STATUS_EXECUTION_FAILED, so the status path is checked too */
+}
+int fakeStrided(void *h, int ta, int tb, int m, int n, int k, const void *alpha, const void *A, int at, int lda,
+	long long sa, const void *B, int bt, int ldb, long long sb, const void *beta, void *C, int ct, int ldc,
+	long long sc, int count, int compute, int algo) {
+	int64_t v[23] = {(int64_t)(intptr_t)h, ta, tb, m, n, k, 0, (int64_t)(intptr_t)A, at, lda, sa,
+		(int64_t)(intptr_t)B, bt, ldb, sb, 0, (int64_t)(intptr_t)C, ct, ldc, sc, count, compute, algo};
+	for (int i = 0; i < 23; i++) srec[i] = v[i];
+	ab[0] = *(const float *)alpha;
+	ab[1] = *(const float *)beta;
+	return 0;
+}
+void fakeStridedRecord(int64_t *out) {
+	for (int i = 0; i < 23; i++) out[i] = srec[i];
 }
 void fakeRecord(int64_t *out, float *scal) {
 	for (int i = 0; i < 19; i++) out[i] = rec[i];
@@ -75,5 +89,29 @@ func TestGemmExArguments(t *testing.T) {
 	}
 	if scal != [2]float32{1.5, -2} {
 		t.Fatalf("alpha, beta = %v, want [1.5 -2]", scal)
+	}
+
+	sfn, err := purego.Dlsym(h, "fakeStrided")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srecord func(out *int64)
+	purego.RegisterLibFunc(&srecord, h, "fakeStridedRecord")
+	b.b.gemmStridedEx = sfn
+	if err := b.SetPrecision(FP32); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SgemmStridedBatched(NoTrans, Trans, 4, 6, 8, 0.5, 0x1000, 4, 1<<33, 0x2000, 6, 0, 1, 0x3000, 4, 24, 300); err != nil {
+		t.Fatal(err)
+	}
+	var sgot [23]int64
+	srecord(&sgot[0])
+	swant := [23]int64{0xabc, 0, 1, 4, 6, 8, 0, 0x1000, 0, 4, 1 << 33, 0x2000, 0, 6, 0, 0, 0x3000, 0, 4, 24, 300, compute32F, -1}
+	if sgot != swant {
+		t.Fatalf("strided arguments = %v\nwant                %v", sgot, swant)
+	}
+	record(&got[0], &scal[0])
+	if scal != [2]float32{0.5, 1} {
+		t.Fatalf("strided alpha, beta = %v, want [0.5 1]", scal)
 	}
 }
