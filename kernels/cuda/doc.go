@@ -8,7 +8,10 @@
 // Driver calls act on the context current on the calling OS thread. Context.Bind locks the goroutine to its
 // thread and makes the context current; callers bind around each batch of calls.
 //
-// cuBLAS entry points are reached through purego, which passes at most 15 arguments; the 19-argument
-// cublasGemmEx (TF32 and bf16 tensor-core GEMMs on fp32 data) goes through a small amd64 trampoline that
-// calls C the way purego does, on the system stack through runtime.cgocall.
+// cuBLAS entry points are reached through purego, which passes at most 15 arguments; cublasGemmEx (19) and
+// cublasGemmStridedBatchedEx (23), which give TF32 and bf16 tensor-core GEMMs on fp32 data, go through a
+// small amd64 trampoline that calls C the way purego does, on the system stack through runtime.cgocall.
+//
+// NewEmulator is a Context whose device is host memory and whose kernels run in a PTX interpreter, so the
+// kernels and the backends built on them are tested on machines without a GPU.
 package cuda
