@@ -42,18 +42,19 @@ func init() {
 }
 
 type benchModelResult struct {
-	Model       string  `json:"model"`
-	Tower       string  `json:"tower"`
-	Batch       int     `json:"batch"`
-	Iters       int     `json:"iters"`
-	Weights     string  `json:"weights"`
-	ItemsPerS   float64 `json:"items_per_s"`
-	BestPerS    float64 `json:"best_items_per_s"`
-	PeakRSSMB   float64 `json:"peak_rss_mb"`
-	Threads     int     `json:"threads"`
-	Device      string  `json:"device"`
-	DType       string  `json:"dtype"`
-	LoadSeconds float64 `json:"load_seconds"`
+	Model        string  `json:"model"`
+	Tower        string  `json:"tower"`
+	Batch        int     `json:"batch"`
+	Iters        int     `json:"iters"`
+	Weights      string  `json:"weights"`
+	ItemsPerS    float64 `json:"items_per_s"`
+	BestPerS     float64 `json:"best_items_per_s"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	Threads      int     `json:"threads"`
+	Device       string  `json:"device"`
+	DevicePeakMB float64 `json:"device_peak_mb,omitempty"`
+	DType        string  `json:"dtype"`
+	LoadSeconds  float64 `json:"load_seconds"`
 }
 
 // benchModel times whole forward passes of one tower: items/s over --iters passes (after a warm-up pass)
@@ -167,6 +168,10 @@ func benchModel(c *cli.Context) (err error) {
 		ItemsPerS: float64(batch*iters) / total, BestPerS: float64(batch) / best,
 		PeakRSSMB: peakRSSMB(), Threads: runtime.GOMAXPROCS(0), LoadSeconds: load,
 		Device: be.Name(), DType: c.String("dtype"),
+	}
+	if g, ok := be.(*tensor.CUDA); ok {
+		_, _, peak := g.MemStats()
+		res.DevicePeakMB = float64(peak) / (1 << 20)
 	}
 	if c.Bool("json") {
 		return json.NewEncoder(c.App.Writer).Encode(res)
