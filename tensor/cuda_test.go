@@ -166,3 +166,28 @@ func checkCase(t *testing.T, be tensor.Backend, c tensortest.Case) {
 		t.Fatalf("max error %.3g at %d (got %v want %v), tolerance %.3g", worst, at, got[at], want[at], c.Tol)
 	}
 }
+
+// TestRecoverDeviceError checks that a device failure raised inside an operation becomes an error, with the
+// batch-size hint for out-of-memory, and that other panics pass through.
+func TestRecoverDeviceError(t *testing.T) {
+	run := func(v any) (err error) {
+		defer tensor.RecoverDeviceError(&err)
+		panic(v)
+	}
+	oom := &cuda.Error{Call: "cuMemAlloc_v2", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY"}
+	err := run(&tensor.DeviceError{Op: "allocate [256 257 4096]", Err: oom})
+	if err == nil || !errors.Is(err, cuda.ErrOutOfMemory) || !strings.Contains(err.Error(), "try a smaller --batch") ||
+		!strings.Contains(err.Error(), "cuMemAlloc_v2") {
+		t.Fatalf("recovered %v", err)
+	}
+	err = run(&tensor.DeviceError{Op: "Softmax", Err: &cuda.Error{Call: "cuLaunchKernel", Code: 719, Name: "CUDA_ERROR_LAUNCH_FAILED"}})
+	if err == nil || strings.Contains(err.Error(), "--batch") {
+		t.Fatalf("recovered %v", err)
+	}
+	defer func() {
+		if r := recover(); r != "shape" {
+			t.Fatalf("other panic became %v", r)
+		}
+	}()
+	run("shape")
+}
