@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"plp/kernels/cuda"
 )
@@ -25,7 +26,20 @@ type CUDA struct {
 	mem  *cuda.Allocator
 	name string
 	gcAt uint64 // live bytes at which alloc next forces a collection
+
+	// Uploads of up to stageBytes go through two page-locked buffers in turn: the copy into one runs
+	// asynchronously while the caller goes on, and its event says when the buffer may be refilled.
+	stage [2]staging
+	next  int
 }
+
+type staging struct {
+	buf  []byte
+	done cuda.Event
+	used bool
+}
+
+const stageBytes = 64 << 20
 
 // DeviceError is a device failure raised inside a Backend operation.
 type DeviceError struct {
@@ -97,7 +111,16 @@ func NewCUDAOn(ctx *cuda.Context, name string) (*CUDA, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CUDA{ctx: ctx, blas: blas, k: k, mem: ctx.NewAllocator(), name: name, gcAt: gcStep}, nil
+	var stage [2]staging
+	for i := range stage {
+		if stage[i].buf, err = ctx.HostAlloc(stageBytes); err != nil {
+			return nil, err
+		}
+		if stage[i].done, err = ctx.NewEvent(); err != nil {
+			return nil, err
+		}
+	}
+	return &CUDA{ctx: ctx, blas: blas, k: k, mem: ctx.NewAllocator(), name: name, gcAt: gcStep, stage: stage}, nil
 }
 
 // Info describes the device.
@@ -251,7 +274,20 @@ func (c *CUDA) FromHost(data []float32, shape ...int) *Tensor {
 	}
 	defer c.enter()()
 	t := c.alloc(shape...)
-	must("FromHost", c.ctx.Upload(c.ptr(t), data))
+	n := 4 * len(data)
+	if n == 0 || n > stageBytes {
+		must("FromHost", c.ctx.Upload(c.ptr(t), data))
+		return t
+	}
+	s := &c.stage[c.next]
+	c.next ^= 1
+	if s.used {
+		must("FromHost", c.ctx.Wait(s.done))
+	}
+	copy(s.buf, unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), n))
+	must("FromHost", c.ctx.UploadBytes(c.ptr(t), s.buf[:n]))
+	must("FromHost", c.ctx.Record(s.done))
+	s.used = true
 	return t
 }
 

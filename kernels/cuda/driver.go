@@ -403,6 +403,11 @@ func (c *Context) Elapsed(start, end Event) (float32, error) {
 	return ms, err
 }
 
+// Wait blocks until the work queued before e's last Record is done.
+func (c *Context) Wait(e Event) error {
+	return check("cuEventSynchronize", c.d.cuEventSynchronize(uintptr(e)))
+}
+
 // DestroyEvent releases e.
 func (c *Context) DestroyEvent(e Event) error {
 	return check("cuEventDestroy_v2", c.d.cuEventDestroy_v2(uintptr(e)))

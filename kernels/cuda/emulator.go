@@ -25,6 +25,15 @@ func NewEmulator() *Context {
 			return 0
 		},
 		cuMemAlloc_v2: e.alloc,
+		cuMemHostAlloc: func(p *unsafe.Pointer, n uintptr, _ uint32) int32 {
+			b := make([]byte, n)
+			e.mu.Lock()
+			e.host = append(e.host, b) // kept reachable, as page-locked memory stays put
+			e.mu.Unlock()
+			*p = unsafe.Pointer(&b[0])
+			return 0
+		},
+		cuMemFreeHost: func(unsafe.Pointer) int32 { return 0 },
 		cuMemFree_v2:  func(uint64) int32 { return 0 },
 		cuMemcpyHtoDAsync_v2: func(dst uint64, src unsafe.Pointer, n uintptr, _ uintptr) int32 {
 			copy(e.mem.bytes(dst, int(n)), unsafe.Slice((*byte)(src), n))
@@ -74,7 +83,8 @@ type emulator struct {
 	mods map[uintptr]map[string]*vmKernel
 	fns  map[uintptr]*vmKernel
 	next uintptr
-	err  error // first kernel fault, reported by the next stream synchronisation
+	host [][]byte // "page-locked" host buffers
+	err  error    // first kernel fault, reported by the next stream synchronisation
 }
 
 func (e *emulator) status() int32 {
