@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -75,13 +76,18 @@ func dlopenFirst(names []string) (uintptr, string, error) {
 	return 0, "", fmt.Errorf("dlopen %v: %v", names, errs)
 }
 
-// sym registers one symbol, reporting a missing one as an error.
-func sym(lib uintptr, fptr any, name string) error {
-	if _, err := purego.Dlsym(lib, name); err != nil {
-		return fmt.Errorf("cuda: symbol %s missing: %v", name, err)
+// sym registers the first of the "|"-separated names that lib exports, reporting none as an error.
+func sym(lib uintptr, fptr any, names string) error {
+	var errs []string
+	for _, name := range strings.Split(names, "|") {
+		if _, err := purego.Dlsym(lib, name); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		purego.RegisterLibFunc(fptr, lib, name)
+		return nil
 	}
-	purego.RegisterLibFunc(fptr, lib, name)
-	return nil
+	return fmt.Errorf("cuda: symbol %s missing: %v", names, errs)
 }
 
 func loadDriver(names []string) (*driver, error) {
@@ -113,7 +119,7 @@ func loadDriver(names []string) (*driver, error) {
 		{&d.cuEventDestroy_v2, "cuEventDestroy_v2"},
 		{&d.cuEventRecord, "cuEventRecord"},
 		{&d.cuEventSynchronize, "cuEventSynchronize"},
-		{&d.cuEventElapsedTime, "cuEventElapsedTime"},
+		{&d.cuEventElapsedTime, "cuEventElapsedTime_v2|cuEventElapsedTime"}, // _v2 since CUDA 12.8
 		{&d.cuMemAlloc_v2, "cuMemAlloc_v2"},
 		{&d.cuMemFree_v2, "cuMemFree_v2"},
 		{&d.cuMemHostAlloc, "cuMemHostAlloc"},

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ebitengine/purego"
 )
 
 var (
@@ -183,5 +185,24 @@ func TestPTXAssembles(t *testing.T) {
 				t.Errorf("ptxas -arch=%s %s: %v\n%s", arch, file, err, out)
 			}
 		}
+	}
+}
+
+// TestSymAlternatives checks that sym takes the first exported of several names and names them all when
+// none is exported.
+func TestSymAlternatives(t *testing.T) {
+	libc, err := purego.Dlopen("libc.so.6", purego.RTLD_NOW)
+	if err != nil {
+		t.Skipf("no libc.so.6: %v", err)
+	}
+	var strlen func(s *byte) uintptr
+	if err := sym(libc, &strlen, "plp_no_such_symbol|strlen"); err != nil {
+		t.Fatal(err)
+	}
+	if n := strlen(&[]byte("plp\x00")[0]); n != 3 {
+		t.Fatalf("strlen = %d", n)
+	}
+	if err := sym(libc, &strlen, "plp_no_a|plp_no_b"); err == nil || !strings.Contains(err.Error(), "plp_no_a|plp_no_b") {
+		t.Fatalf("err = %v", err)
 	}
 }
