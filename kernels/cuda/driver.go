@@ -150,7 +150,10 @@ func DriverVersion() (int, error) {
 		return 0, err
 	}
 	var v int32
-	return int(v), check("cuDriverGetVersion", d.cuDriverGetVersion(&v))
+	if err := check("cuDriverGetVersion", d.cuDriverGetVersion(&v)); err != nil {
+		return 0, err
+	}
+	return int(v), nil
 }
 
 // DeviceCount returns the number of CUDA devices; it fails with ErrNoDriver when libcuda is absent.
