@@ -58,5 +58,10 @@ func openCUDA(ordinal int) (Backend, string, error) {
 		return nil, "", err
 	}
 	i := be.Info()
-	return be, fmt.Sprintf("%s (%s, compute capability %d.%d, %.0f GiB)", be.Name(), i.Name, i.Major, i.Minor, float64(i.TotalMem)/(1<<30)), nil
+	drv := "?"
+	if v, err := cuda.DriverVersion(); err == nil {
+		drv = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+	}
+	return be, fmt.Sprintf("%s (%s, compute capability %d.%d, %.0f GiB, CUDA driver %s, %s)", be.Name(), i.Name,
+		i.Major, i.Minor, float64(i.TotalMem)/(1<<30), drv, be.blas.Lib), nil
 }
