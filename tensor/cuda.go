@@ -27,6 +27,8 @@ type CUDA struct {
 	name string
 	gcAt uint64 // live bytes at which alloc next forces a collection
 
+	gemmAttention bool // attention through tensor-core GEMMs (TF32/bf16) instead of the fused kernel
+
 	// Uploads of up to stageBytes go through two page-locked buffers in turn: the copy into one runs
 	// asynchronously while the caller goes on, and its event says when the buffer may be refilled.
 	stage [2]staging
@@ -128,10 +130,14 @@ func (c *CUDA) Info() cuda.DeviceInfo { return c.ctx.Info }
 
 // SetPrecision selects the arithmetic of GEMMs (MatMul, Linear, convolutions): cuda.FP32, or cuda.TF32 /
 // cuda.BF16, which round the inputs to TF32 or bfloat16 on tensor cores and accumulate in fp32. Tensors
-// stay fp32 in memory either way.
+// stay fp32 in memory either way. With TF32 or bf16, Attention runs on GEMMs too (see attentionGEMM).
 func (c *CUDA) SetPrecision(p cuda.Precision) error {
 	defer c.enter()()
-	return c.blas.SetPrecision(p)
+	if err := c.blas.SetPrecision(p); err != nil {
+		return err
+	}
+	c.gemmAttention = p != cuda.FP32
+	return nil
 }
 
 // MemStats reports device bytes held by live tensors, cached for reuse, and the peak held.

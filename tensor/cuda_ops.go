@@ -241,6 +241,10 @@ func (c *CUDA) Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor {
 	if o.Numel() == 0 {
 		return o
 	}
+	if c.gemmAttention && nk > 0 {
+		c.attentionGEMM(o, q, k, v, heads, opt)
+		return o
+	}
 	causal := uint32(0)
 	if opt.Causal {
 		causal = 1
@@ -250,6 +254,59 @@ func (c *CUDA) Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor {
 	must("Attention", c.k.Get(attnKernel).Launch(cuda.Dim3{X: (nq + 3) / 4, Y: heads, Z: B}, cuda.Dim3{X: 128, Y: 1, Z: 1}, 0,
 		c.ptr(o), c.ptr(q), c.ptr(k), c.ptr(v), c.optPtr(opt.Bias), scale, meta))
 	return o
+}
+
+// attnScoreChunk bounds the scores attentionGEMM keeps at once (floats), so large batches run in pieces.
+const attnScoreChunk = 128 << 20
+
+// attentionGEMM is Attention through tensor-core GEMMs, for TF32 or bf16 precision: per image and head,
+// S = Q·Kᵀ/√hd (+ bias, + a -inf mask above the diagonal when causal), a row softmax of S, then O = P·V.
+// Unlike the fused kernel it stores the scores of a chunk of images (heads·Nq·Nk floats each), trading
+// memory for the GEMMs' throughput. The caller holds the stream.
+func (c *CUDA) attentionGEMM(o, q, k, v *Tensor, heads int, opt AttnOpts) {
+	B, nq, D := q.shape[0], q.shape[1], q.shape[2]
+	nk := k.shape[1]
+	hd := D / heads
+	per := max(1, attnScoreChunk/max(heads*nq*nk, 1))
+	s := c.alloc(min(per, B), heads, nq, nk)
+	defer c.Free(s)
+	var mask *Tensor
+	if opt.Causal {
+		m := make([]float32, nq*nk)
+		for i := 0; i < nq; i++ {
+			for j := i + 1; j < nk; j++ {
+				m[i*nk+j] = float32(math.Inf(-1))
+			}
+		}
+		mask = c.alloc(nq, nk)
+		defer c.Free(mask)
+		must("Attention", c.ctx.Upload(c.ptr(mask), m))
+	}
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	f := func(p cuda.DevicePtr, elems int) cuda.DevicePtr { return p + cuda.DevicePtr(4*elems) }
+	for b0 := 0; b0 < B; b0 += per {
+		nb := min(per, B-b0)
+		sv := s.Narrow0(0, nb)
+		for i := 0; i < nb; i++ {
+			b := b0 + i
+			// S_h[nq, nk] = scale · Q_h[nq, hd] · K_h[nk, hd]ᵀ, heads hd apart in the rows of q and k
+			must("Attention", c.blas.SgemmStridedBatched(cuda.Trans, cuda.NoTrans, nk, nq, hd, scale,
+				f(c.ptr(k), b*nk*D), D, hd, f(c.ptr(q), b*nq*D), D, hd, 0, f(c.ptr(sv), i*heads*nq*nk), nk, nq*nk, heads))
+		}
+		if opt.Bias != nil {
+			c.binaryInto(sv, sv, opt.Bias, 0)
+		}
+		if mask != nil {
+			c.binaryInto(sv, sv, mask, 0)
+		}
+		c.launchRows("plp_softmax", nb*heads*nq, c.ptr(sv), c.ptr(sv), nk)
+		for i := 0; i < nb; i++ {
+			b := b0 + i
+			// O_h[nq, hd] = P_h[nq, nk] · V_h[nk, hd]
+			must("Attention", c.blas.SgemmStridedBatched(cuda.NoTrans, cuda.NoTrans, hd, nq, nk, 1,
+				f(c.ptr(v), b*nk*D), D, hd, f(c.ptr(sv), i*heads*nq*nk), nk, nq*nk, 0, f(c.ptr(o), b*nq*D), D, hd, heads))
+		}
+	}
 }
 
 // im2colChunk bounds the column buffer of one Conv2D step (floats), so large batches run in pieces.

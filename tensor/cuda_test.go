@@ -191,3 +191,27 @@ func TestRecoverDeviceError(t *testing.T) {
 	}()
 	run("shape")
 }
+
+// TestCUDAEmulatedGEMMAttention runs the attention cases through the GEMM path that TF32/bf16 precision
+// selects. The emulator's GEMMs are fp32, so the conformance tolerances hold and the test checks the
+// operand layout, strides, bias, causal mask and chunking of attentionGEMM.
+func TestCUDAEmulatedGEMMAttention(t *testing.T) {
+	be, err := tensor.NewCUDAOn(cuda.NewEmulator(), "cuda:emulated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := be.SetPrecision(cuda.BF16); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range tensortest.Cases() {
+		// The ViT-sized case only costs time here: the others cover bias, causal masks and odd widths.
+		if strings.HasPrefix(c.Name, "Attention/") && !strings.Contains(c.Name, "q197") {
+			n++
+			t.Run(c.Name, func(t *testing.T) { checkCase(t, be, c) })
+		}
+	}
+	if n == 0 {
+		t.Fatal("no attention cases")
+	}
+}
