@@ -117,3 +117,44 @@ func TestEncoderGradients(t *testing.T) {
 		})
 	}
 }
+
+func TestFreezeBlocks(t *testing.T) {
+	be := tensor.CPU{}
+	for _, c := range []struct {
+		name  string
+		build func() (Encoder, error)
+		k     int
+		want  int
+	}{
+		// patch_embed (2), cls_token, pos_embed and block 0's 12 tensors.
+		{"vit", func() (Encoder, error) {
+			return NewTimmViT(fixtureViTConfig(), be, allTensors(t, openST(t, "vit_weights.safetensors")))
+		}, 1, 16},
+		// stem (4), stage 0 block 0 (9), stage 1's downsample (4) and block 0 (9).
+		{"convnext", func() (Encoder, error) {
+			return NewConvNeXt(fixtureConvNeXtConfig(), be, allTensors(t, openST(t, "convnext_weights.safetensors")), "")
+		}, 2, 26},
+	} {
+		m, err := c.build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := len(m.Params().List())
+		if got := m.FreezeBlocks(c.k); got != c.want || len(m.Params().Trainable()) != total-c.want {
+			t.Errorf("%s: FreezeBlocks(%d) froze %d, want %d", c.name, c.k, got, c.want)
+		}
+		// Frozen parameters get no gradient; the others still do.
+		tp := NewTape(be)
+		x := Const(be.Zeros(1, 3, 32, 32))
+		_, logits, err := m.Forward(tp, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp.Backward(tp.CrossEntropy(logits, []int{1}, 0))
+		for _, p := range m.Params().List() {
+			if (p.Grad != nil) != p.RequiresGrad() {
+				t.Errorf("%s: %s requires grad %v, has gradient %v", c.name, p.Name, p.RequiresGrad(), p.Grad != nil)
+			}
+		}
+	}
+}

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"plp/tensor"
 )
@@ -74,23 +76,46 @@ func (a *Adam) Step(lr float64) {
 		if a.cfg.NoDecay[p] {
 			wd = 0
 		}
-		if a.cfg.Decoupled && wd != 0 {
-			k := float32(1 - lr*float64(wd))
-			for j := range w {
-				w[j] *= k
+		decoupled := a.cfg.Decoupled
+		k := float32(1 - lr*float64(wd))
+		// Elements are independent, so chunks run in parallel with results that do not depend on the split.
+		parallelChunks(len(w), func(lo, hi int) {
+			if decoupled && wd != 0 {
+				for j := lo; j < hi; j++ {
+					w[j] *= k
+				}
 			}
-		}
-		for j := range w {
-			gj := g[j]
-			if !a.cfg.Decoupled && wd != 0 {
-				gj += wd * w[j]
+			for j := lo; j < hi; j++ {
+				gj := g[j]
+				if !decoupled && wd != 0 {
+					gj += wd * w[j]
+				}
+				m[j] = m[j]*float32(b1) + gj*f1
+				v[j] = v[j]*float32(b2) + gj*gj*f2
+				denom := float32(math.Sqrt(float64(v[j])))/bc2sqrt + eps
+				w[j] += -stepSize * (m[j] / denom)
 			}
-			m[j] = m[j]*float32(b1) + gj*f1
-			v[j] = v[j]*float32(b2) + gj*gj*f2
-			denom := float32(math.Sqrt(float64(v[j])))/bc2sqrt + eps
-			w[j] += -stepSize * (m[j] / denom)
-		}
+		})
 	}
+}
+
+// parallelChunks runs f over [0, n) split among the cores when n is large enough to pay for it.
+func parallelChunks(n int, f func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 1<<16 || workers < 2 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	wg.Wait()
 }
 
 // State implements Optimizer.

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"plp/tensor"
 	"plp/vit"
@@ -100,15 +101,13 @@ func (m *ViT) FreezeBlocks(k int) int {
 		if embed[name] {
 			return true
 		}
-		for i := 0; i < k; i++ {
-			if len(name) > len(blockPrefix) && name[:len(blockPrefix)] == blockPrefix {
-				pre := blockPrefix + strconv.Itoa(i) + "."
-				if len(name) > len(pre) && name[:len(pre)] == pre {
-					return true
-				}
-			}
+		rest, ok := strings.CutPrefix(name, blockPrefix)
+		if !ok {
+			return false
 		}
-		return false
+		num, _, _ := strings.Cut(rest, ".")
+		i, err := strconv.Atoi(num)
+		return err == nil && i < k
 	})
 }
 
