@@ -2,6 +2,7 @@ package train
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"plp/convnext"
@@ -156,5 +157,52 @@ func TestFreezeBlocks(t *testing.T) {
 				t.Errorf("%s: %s requires grad %v, has gradient %v", c.name, p.Name, p.RequiresGrad(), p.Grad != nil)
 			}
 		}
+	}
+}
+
+func TestEncoderBadInput(t *testing.T) {
+	be := tensor.CPU{}
+	ws := allTensors(t, openST(t, "vit_weights.safetensors"))
+	missing := map[string]*weights.Tensor{}
+	for k, v := range ws {
+		if k != "blocks.1.norm1.bias" {
+			missing[k] = v
+		}
+	}
+	if _, err := NewTimmViT(fixtureViTConfig(), be, missing); err == nil || !strings.Contains(err.Error(), "missing blocks.1.norm1.bias") {
+		t.Errorf("missing tensor: %v", err)
+	}
+	wrong := fixtureViTConfig()
+	wrong.Width = 48
+	wrong.Heads = 3
+	if _, err := NewTimmViT(wrong, be, ws); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("wrong shapes: %v", err)
+	}
+	bad := fixtureViTConfig()
+	bad.Heads = 5
+	if _, err := NewTimmViT(bad, be, ws); err == nil {
+		t.Error("invalid config: no error")
+	}
+	m, err := NewTimmViT(fixtureViTConfig(), be, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shape := range [][]int{{1, 3, 16, 16}, {1, 1, 32, 32}, {3, 32, 32}, {0, 3, 32, 32}} {
+		if _, _, err := m.Forward(NewTape(be), Const(be.Zeros(shape...))); err == nil {
+			t.Errorf("input %v: no error", shape)
+		}
+	}
+	cn, err := NewConvNeXt(fixtureConvNeXtConfig(), be, allTensors(t, openST(t, "convnext_weights.safetensors")), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cn.Forward(NewTape(be), Const(be.Zeros(1, 3, 16, 16))); err == nil {
+		t.Error("ConvNeXt input below 32 pixels: no error")
+	}
+	embed := EncoderEmbed(m)
+	x := make([]float32, 3*32*32)
+	x[5] = 1.5
+	if _, err := Perturb(be, embed, x, []int{1, 3, 32, 32}, be.Zeros(1, 32), [3]float32{}, [3]float32{1, 1, 1}, DefaultAdvConfig(), 0, nil); err == nil {
+		t.Error("pixel outside [0, 1]: no error")
 	}
 }
