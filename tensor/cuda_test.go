@@ -95,34 +95,44 @@ func TestParseDevice(t *testing.T) {
 	}
 }
 
-// BenchmarkCUDAAttention reports the fused attention kernel's TFLOP/s at ViT sizes (N=257, hd=64): 4·N²·hd
-// flops per head (QKᵀ and PV).
+// BenchmarkCUDAAttention reports attention TFLOP/s at ViT sizes (N=257, hd=64), counting 4·N²·hd flops per
+// head (QKᵀ and PV): the fused fp32 kernel, and the bf16 path (tensor-core GEMMs around the softmax kernel).
 func BenchmarkCUDAAttention(b *testing.B) {
-	be := openCUDAOrSkip(b)
-	const B, N, H, hd = 64, 257, 16, 64
-	x := make([]float32, B*N*H*hd)
-	for i := range x {
-		x[i] = float32(i%17)/17 - 0.5
+	for _, v := range []struct {
+		name string
+		prec cuda.Precision
+	}{{"fused_fp32", cuda.FP32}, {"gemm_bf16", cuda.BF16}} {
+		b.Run(v.name, func(b *testing.B) {
+			be := openCUDAOrSkip(b)
+			if err := be.SetPrecision(v.prec); err != nil {
+				b.Fatal(err)
+			}
+			const B, N, H, hd = 64, 257, 16, 64
+			x := make([]float32, B*N*H*hd)
+			for i := range x {
+				x[i] = float32(i%17)/17 - 0.5
+			}
+			q := be.FromHost(x, B, N, H*hd)
+			be.Free(be.Attention(q, q, q, H, tensor.AttnOpts{}))
+			if err := be.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			stop, err := be.Timer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				be.Free(be.Attention(q, q, q, H, tensor.AttnOpts{}))
+			}
+			ms, err := stop()
+			if err != nil {
+				b.Fatal(err)
+			}
+			flops := 4.0 * N * N * hd * H * B * float64(b.N)
+			b.ReportMetric(flops/(float64(ms)/1e3)/1e12, "TFLOP/s")
+		})
 	}
-	q := be.FromHost(x, B, N, H*hd)
-	be.Attention(q, q, q, H, tensor.AttnOpts{})
-	if err := be.Sync(); err != nil {
-		b.Fatal(err)
-	}
-	stop, err := be.Timer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		be.Free(be.Attention(q, q, q, H, tensor.AttnOpts{}))
-	}
-	ms, err := stop()
-	if err != nil {
-		b.Fatal(err)
-	}
-	flops := 4.0 * N * N * hd * H * B * float64(b.N)
-	b.ReportMetric(flops/(float64(ms)/1e3)/1e12, "TFLOP/s")
 }
 
 // TestCUDAEmulatedConformance runs the conformance table through the CUDA backend on cuda.NewEmulator:
