@@ -3,7 +3,7 @@
 # runtime libraries (cuBLAS) and python3 with torch + timm, but no Go. Build the binaries first, elsewhere:
 #   make gpu-build        # CGO_ENABLED=0: .gpu/plp and the test binaries .gpu/{tensor,cuda,plp}.test
 # then, from the repository root on the GPU machine:
-#   scripts/gpu-check.sh  # logs to $OUT (default .gpu/out), summary table last
+#   scripts/gpu-check.sh  # writes $OUT (default .gpu/out): summary.txt, results.jsonl, steps.log, logs.tar.gz
 # Steps: nvidia-smi; the CUDA tests of kernels/cuda and tensor (conformance table on the GPU); the attention
 # kernel's TFLOP/s at N=257, hd=64; `plp parity --device cuda` on every fixture; `plp bench` for ViT-B/16 and
 # ViT-L/14 at batch 64 and 256 in fp32, tf32 and bf16; PyTorch eager fp32/bf16 (SDPA) on the same GPU.
@@ -19,6 +19,10 @@ DTYPES=${DTYPES:-"fp32 tf32 bf16"}
 ITERS=${ITERS:-3}
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
+# The device runner returns at most 8 files from $OUT: the logs go into one archive at the end, next to
+# results.jsonl, steps.log and summary.txt.
+LOG=$OUT/logs
+mkdir -p "$LOG"
 
 have_gpu() {
 	command -v nvidia-smi >/dev/null 2>&1 || { echo "nvidia-smi not found"; return 1; }
@@ -53,51 +57,51 @@ step() { # step NAME LOGFILE CMD...: runs CMD, logs it, records a failure
 	return $rc
 }
 
-nvidia-smi | tee "$OUT/nvidia-smi.txt"
+nvidia-smi | tee "$LOG/nvidia-smi.txt"
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1)
 echo "{\"side\": \"plp\", \"gpu\": \"${gpu_name:-unknown}\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\"}" >>"$RESULTS"
 
-step "kernels/cuda tests" "$OUT/test-cuda.log" bash -c "cd kernels/cuda && ../../.gpu/cuda.test -test.v -test.count=1"
-step "tensor CUDA tests" "$OUT/test-tensor.log" bash -c "cd tensor && ../.gpu/tensor.test -test.v -test.count=1 -test.run 'CUDA|GPU|ParseDevice'"
-grep -E '^(--- FAIL|FAIL|ok|PASS)' "$OUT/test-tensor.log" | head -n 40
-step "cmd/plp CUDA tests (bf16 vs fp32 cosine)" "$OUT/test-plp.log" bash -c "cd cmd/plp && ../../.gpu/plp.test -test.v -test.count=1 -test.run 'CUDA'"
+step "kernels/cuda tests" "$LOG/test-cuda.log" bash -c "cd kernels/cuda && ../../.gpu/cuda.test -test.v -test.count=1"
+step "tensor CUDA tests" "$LOG/test-tensor.log" bash -c "cd tensor && ../.gpu/tensor.test -test.v -test.count=1 -test.run 'CUDA|GPU|ParseDevice'"
+grep -E '^(--- FAIL|FAIL|ok|PASS)' "$LOG/test-tensor.log" | head -n 40
+step "cmd/plp CUDA tests (bf16 vs fp32 cosine)" "$LOG/test-plp.log" bash -c "cd cmd/plp && ../../.gpu/plp.test -test.v -test.count=1 -test.run 'CUDA'"
 for l in cuda tensor plp; do
-	f=$OUT/test-$l.log
+	f=$LOG/test-$l.log
 	[ -f "$f" ] || continue
 	echo "{\"side\": \"plp\", \"tests\": \"$l\", \"pass\": $(grep -c -- '--- PASS' "$f"), \"fail\": $(grep -c -- '--- FAIL' "$f"), \"skip\": $(grep -c -- '--- SKIP' "$f")}" >>"$RESULTS"
 done
-step "attention kernel" "$OUT/bench-attention.log" bash -c "cd tensor && ../.gpu/tensor.test -test.run '^\$' -test.bench 'CUDAAttention' -test.benchtime 20x"
+step "attention kernel" "$LOG/bench-attention.log" bash -c "cd tensor && ../.gpu/tensor.test -test.run '^\$' -test.bench 'CUDAAttention' -test.benchtime 20x"
 for v in fused_fp32 gemm_bf16; do
-	att=$(grep "CUDAAttention/$v" "$OUT/bench-attention.log" | grep -oE '[0-9.]+ TFLOP/s' | head -n1 | cut -d' ' -f1)
+	att=$(grep "CUDAAttention/$v" "$LOG/bench-attention.log" | grep -oE '[0-9.]+ TFLOP/s' | head -n1 | cut -d' ' -f1)
 	echo "{\"side\": \"plp\", \"kernel\": \"attention $v\", \"dtype\": \"${v#*_}\", \"n\": 257, \"hd\": 64, \"tflops\": ${att:-null}}" >>"$RESULTS"
 done
 
 # One manifest per call, so a fixture whose files are missing fails alone.
-step "parity --device cuda" "$OUT/parity-cuda.jsonl" bash -c 'rc=0
+step "parity --device cuda" "$LOG/parity-cuda.jsonl" bash -c 'rc=0
 for f in zoo/testdata/*.json; do
 	.gpu/plp parity --device cuda "$f" || { rc=1; echo "{\"fixture_file\": \"$f\", \"ok\":false}"; }
 done
 exit $rc'
-p_ok=$(grep -c '"ok":true' "$OUT/parity-cuda.jsonl" || true)
-p_bad=$(grep -c '"ok":false' "$OUT/parity-cuda.jsonl" || true)
-grep '"ok":false' "$OUT/parity-cuda.jsonl" | head -n 20
+p_ok=$(grep -c '"ok":true' "$LOG/parity-cuda.jsonl" || true)
+p_bad=$(grep -c '"ok":false' "$LOG/parity-cuda.jsonl" || true)
+grep '"ok":false' "$LOG/parity-cuda.jsonl" | head -n 20
 echo "{\"side\": \"plp\", \"parity_ok\": $p_ok, \"parity_failed\": $p_bad}" >>"$RESULTS"
 
 for m in $MODELS; do
 	for b in $BATCHES; do
 		for d in $DTYPES; do
 			tag=$(echo "$m" | tr '/' '_')_b${b}_$d
-			if step "plp bench $m batch $b $d" "$OUT/bench-$tag.log" .gpu/plp bench --model "$m" --batch "$b" --dtype "$d" --device cuda --iters "$ITERS" --json; then
-				grep '^{' "$OUT/bench-$tag.log" | sed "s|^{|{\"side\": \"plp\", \"req\": \"$m\", |" >>"$RESULTS"
+			if step "plp bench $m batch $b $d" "$LOG/bench-$tag.log" .gpu/plp bench --model "$m" --batch "$b" --dtype "$d" --device cuda --iters "$ITERS" --json; then
+				grep '^{' "$LOG/bench-$tag.log" | sed "s|^{|{\"side\": \"plp\", \"req\": \"$m\", |" >>"$RESULTS"
 			fi
 		done
 	done
 done
 
 if python3 -c 'import torch, timm' 2>/dev/null; then
-	step "torch eager" "$OUT/torch.log" python3 scripts/torch_gpu_bench.py --models "$(echo $MODELS | tr ' ' ',')" \
+	step "torch eager" "$LOG/torch.log" python3 scripts/torch_gpu_bench.py --models "$(echo $MODELS | tr ' ' ',')" \
 		--batches "$(echo $BATCHES | tr ' ' ',')" --dtypes fp32,bf16 --iters "$ITERS"
-	grep '^{' "$OUT/torch.log" >>"$RESULTS"
+	grep '^{' "$LOG/torch.log" >>"$RESULTS"
 else
 	echo "gpu-check: python3 with torch and timm not found; skipping the PyTorch side" | tee -a "$OUT/steps.log"
 fi
@@ -135,6 +139,8 @@ p, t = num("plp", "openclip_ViT-L-14/openai", 256, "bf16"), num("torch", "opencl
 if p and t:
     print(f"ViT-L/14 batch 256 bf16: plp/torch eager = {p / t:.2f} (issue target >= 1.0)")
 PY
+
+tar czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$LOG"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	printf 'gpu-check: FAILED step: %s\n' "${failed[@]}"
