@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Side-by-side CPU speed comparisons of plp against PyTorch and Pillow, measured in one run on one machine
+# (absolute figures drift on shared machines; the ratios are what README reports). Needs Go and Debian's
+# python3-torch, python3-torchvision and python3-pil. Writes raw JSON lines to ${OUT:-bench-out}/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-bench-out}
+mkdir -p "$out"
+py=/usr/bin/python3
+make -s build
+log() { echo "== $*" >&2; }
+
+log "SGEMM"
+bin/plp bench gemm --json --iters 5 | tee "$out/gemm_plp.jsonl"
+for s in 3152x768x2304 3152x768x768 3152x3072x768 3152x768x3072 4112x1024x4096; do
+  IFS=x read -r m k n <<<"$s"
+  $py scripts/torch_bench.py gemm --m "$m" --k "$k" --n "$n" --repeats 5
+done | tee "$out/gemm_torch.jsonl"
+
+log "whole models, batch 16, random weights"
+for pair in "openclip_ViT-B-16/openai image vitb16-image" "openclip_ViT-B-16/openai text vitb16-text" \
+            "timm_resnet50 image resnet50" "timm_convnext_base_in22k image convnext_base"; do
+  read -r model tower torchname <<<"$pair"
+  bin/plp bench --model "$model" --tower "$tower" --batch 16 --iters 3 --json | tee -a "$out/models_plp.jsonl"
+  $py scripts/torch_bench.py model --model "$torchname" --batch 16 | tee -a "$out/models_torch.jsonl"
+done
+bin/plp bench --model openclip_RN50/openai --batch 16 --iters 3 --json | tee -a "$out/models_plp.jsonl"
+
+log "linear probe: one epoch of 50000 x 1024, 100 classes, batch 8192"
+go test -run '^$' -bench ProbeEpoch -benchtime 3x ./train | tee "$out/probe_plp.txt"
+$py scripts/torch_probe.py | tee "$out/probe_torch.jsonl"
+
+log "ViT-B/16 training step, batch 8"
+go test -run '^$' -bench ViTB16TrainStep -benchtime 2x ./train | tee "$out/trainstep_plp.txt"
+$py scripts/torch_vit_train_step.py --batch 8 | tee "$out/trainstep_torch.jsonl"
+
+log "decode + resize + crop + normalise of a 500x375 JPEG, one core"
+go test -run '^$' -bench DecodePreprocessJPEG500x375 -benchtime 300x -cpu 1 ./imaging | tee "$out/decode_plp.txt"
+$py scripts/torch_bench.py pil --image data/testdata/bench/photo420_500x375.jpg | tee "$out/decode_pil.jsonl"
+
+log "Mahalanobis and kNN scoring: 10000 test x 50000 train x 1024"
+go test -run '^$' -bench 'KNN|Mahalanobis' -benchtime 1x ./eval | tee "$out/scores_plp.txt"
