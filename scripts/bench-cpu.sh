@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side CPU speed comparisons of plp against PyTorch and Pillow, measured in one run on one machine
 # (absolute figures drift on shared machines; the ratios are what README reports). Needs Go and Debian's
-# python3-torch, python3-torchvision and python3-pil. Writes raw JSON lines to ${OUT:-bench-out}/.
+# python3-torch, python3-torchvision, python3-pil and libopenblas0 (so that torch's BLAS is OpenBLAS). Writes raw JSON lines to ${OUT:-bench-out}/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-bench-out}
 mkdir -p "$out"
 py=/usr/bin/python3
+# Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its Prescott (SSE3) kernels,
+# which makes PyTorch's matmuls ~30x slower; pin its fastest AVX-512 kernels unless the caller chose.
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 make -s build
 log() { echo "== $*" >&2; }
 
