@@ -3,6 +3,7 @@ package textenc
 import (
 	"fmt"
 
+	"plp/layers"
 	"plp/tensor"
 )
 
@@ -57,20 +58,7 @@ func (c Config) Shapes() map[string][]int {
 	}
 	for i := 0; i < c.Layers; i++ {
 		pre := fmt.Sprintf("transformer.resblocks.%d.", i)
-		for k, s := range map[string][]int{
-			"ln_1.weight":          {w},
-			"ln_1.bias":            {w},
-			"attn.in_proj_weight":  {3 * w, w},
-			"attn.in_proj_bias":    {3 * w},
-			"attn.out_proj.weight": {w, w},
-			"attn.out_proj.bias":   {w},
-			"ln_2.weight":          {w},
-			"ln_2.bias":            {w},
-			"mlp.c_fc.weight":      {m, w},
-			"mlp.c_fc.bias":        {m},
-			"mlp.c_proj.weight":    {w, m},
-			"mlp.c_proj.bias":      {w},
-		} {
+		for k, s := range layers.BlockShapes(w, m) {
 			t[pre+k] = s
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"plp/layers"
 	"plp/tensor"
 )
 
@@ -19,8 +20,8 @@ type Model struct {
 
 	tokenEmb   *tensor.Tensor // [vocab, W]
 	posEmb     *tensor.Tensor // [context, W]
-	blocks     []block
-	lnFinal    layerNorm
+	blocks     []layers.Block
+	lnFinal    layers.LayerNorm
 	proj       *tensor.Tensor // text_projection [W, E]
 	logitScale float32
 }
@@ -40,12 +41,12 @@ func build(c Config, be tensor.Backend, p map[string]*tensor.Tensor) *Model {
 		be:         be,
 		tokenEmb:   p["token_embedding.weight"],
 		posEmb:     p["positional_embedding"],
-		lnFinal:    layerNorm{p["ln_final.weight"], p["ln_final.bias"], c.LayerNormEps},
+		lnFinal:    layers.NewLayerNorm(p, "ln_final.", c.LayerNormEps),
 		proj:       p["text_projection"],
 		logitScale: be.ToHost(p["logit_scale"])[0],
 	}
 	for i := 0; i < c.Layers; i++ {
-		m.blocks = append(m.blocks, newBlock(p, fmt.Sprintf("transformer.resblocks.%d.", i), c))
+		m.blocks = append(m.blocks, layers.NewBlock(p, fmt.Sprintf("transformer.resblocks.%d.", i), c.Width, c.LayerNormEps))
 	}
 	return m
 }
@@ -103,7 +104,7 @@ func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tens
 	x := be.Add(e, pos)
 	be.Free(e)
 	for i := range m.blocks {
-		next := m.blocks[i].forward(be, x, c.Heads, c.Act, true)
+		next := m.blocks[i].Forward(be, x, c.Heads, c.Act, true)
 		be.Free(x)
 		x = next
 		if trace != nil {
@@ -113,7 +114,7 @@ func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tens
 	// ln_final acts on each position alone, so normalising only the pooled rows is exact.
 	h := be.TakeRows(x, eot)
 	be.Free(x)
-	pooled := m.lnFinal.apply(be, h)
+	pooled := m.lnFinal.Apply(be, h)
 	be.Free(h)
 	out := be.MatMul(pooled, m.proj, false, false)
 	be.Free(pooled)

@@ -1,6 +1,10 @@
 package vit
 
-import "fmt"
+import (
+	"fmt"
+
+	"plp/layers"
+)
 
 // Shapes is the checkpoint key table: every tensor the model reads, by key relative to the tower's prefix,
 // with the shape the configuration implies.
@@ -19,27 +23,9 @@ func (c Config) Shapes() map[string][]int {
 		t["proj"] = []int{w, c.OutputDim}
 	}
 	for i := 0; i < c.Layers; i++ {
-		for k, s := range blockShapes(w, m) {
+		for k, s := range layers.BlockShapes(w, m) {
 			t[fmt.Sprintf("transformer.resblocks.%d.%s", i, k)] = s
 		}
 	}
 	return t
-}
-
-// blockShapes is the key table of one open_clip ResidualAttentionBlock.
-func blockShapes(w, m int) map[string][]int {
-	return map[string][]int{
-		"ln_1.weight":          {w},
-		"ln_1.bias":            {w},
-		"attn.in_proj_weight":  {3 * w, w},
-		"attn.in_proj_bias":    {3 * w},
-		"attn.out_proj.weight": {w, w},
-		"attn.out_proj.bias":   {w},
-		"ln_2.weight":          {w},
-		"ln_2.bias":            {w},
-		"mlp.c_fc.weight":      {m, w},
-		"mlp.c_fc.bias":        {m},
-		"mlp.c_proj.weight":    {w, m},
-		"mlp.c_proj.bias":      {w},
-	}
 }

@@ -3,8 +3,8 @@ package vit
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
+	"plp/layers"
 	"plp/tensor"
 	"plp/weights"
 )
@@ -128,7 +128,7 @@ func RelativePositionIndex(g int) []int {
 
 // timmBlock is a pre-LN block: x += g1·proj(attn(norm1(x))); x += g2·fc2(GELU(fc1(norm2(x)))).
 type timmBlock struct {
-	norm1, norm2 layerNorm
+	norm1, norm2 layers.LayerNorm
 	qw, kw, vw   *tensor.Tensor // row blocks of attn.qkv.weight (views)
 	qb, kb, vb   *tensor.Tensor // kb is nil for Beit (its k bias is zero)
 	pw, pb       *tensor.Tensor
@@ -139,7 +139,7 @@ type timmBlock struct {
 }
 
 func (b *timmBlock) forward(be tensor.Backend, x *tensor.Tensor, heads int) *tensor.Tensor {
-	h := b.norm1.apply(be, x)
+	h := b.norm1.Apply(be, x)
 	q, k, v := be.Linear(h, b.qw, b.qb), be.Linear(h, b.kw, b.kb), be.Linear(h, b.vw, b.vb)
 	be.Free(h)
 	a := be.Attention(q, k, v, heads, tensor.AttnOpts{Bias: b.bias})
@@ -149,7 +149,7 @@ func (b *timmBlock) forward(be tensor.Backend, x *tensor.Tensor, heads int) *ten
 	o := be.Linear(a, b.pw, b.pb)
 	be.Free(a)
 	x = residual(be, x, o, b.g1)
-	h = b.norm2.apply(be, x)
+	h = b.norm2.Apply(be, x)
 	f := be.Linear(h, b.fc1, b.fc1b)
 	be.Free(h)
 	g := be.Activation(f, tensor.GELU)
@@ -182,7 +182,7 @@ type TimmModel struct {
 	cls    *tensor.Tensor // [1, 1, D]
 	pos    *tensor.Tensor // [1, N, D], nil for Beit
 	blocks []timmBlock
-	norm   layerNorm // final norm (token pooling) or fc_norm (avg pooling)
+	norm   layers.LayerNorm // final norm (token pooling) or fc_norm (avg pooling)
 	head   *tensor.Tensor
 	headb  *tensor.Tensor
 }
@@ -196,7 +196,7 @@ func NewTimm(c TimmConfig, be tensor.Backend, ws map[string]*weights.Tensor, pre
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	p, err := checkTensors("timm vit", c.Shapes(), be, ws, prefix)
+	p, err := tensors("timm vit", c.Shapes(), be, ws, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -205,15 +205,9 @@ func NewTimm(c TimmConfig, be tensor.Backend, ws map[string]*weights.Tensor, pre
 
 // LoadTimm reads every tensor of st whose key starts with prefix and builds the model with NewTimm.
 func LoadTimm(c TimmConfig, be tensor.Backend, st weights.Store, prefix string) (*TimmModel, error) {
-	ws := map[string]*weights.Tensor{}
-	for _, k := range st.Names() {
-		if strings.HasPrefix(k, prefix) {
-			w, err := st.Tensor(k)
-			if err != nil {
-				return nil, err
-			}
-			ws[k] = w
-		}
+	ws, err := layers.Select(st, prefix)
+	if err != nil {
+		return nil, err
 	}
 	return NewTimm(c, be, ws, prefix)
 }
@@ -223,7 +217,7 @@ func NewTimmRandom(c TimmConfig, be tensor.Backend, seed uint64) (*TimmModel, er
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return buildTimm(c, be, randomTensors(c.Shapes(), be, seed)), nil
+	return buildTimm(c, be, layers.RandomTensors(c.Shapes(), be, seed, randomDist)), nil
 }
 
 func buildTimm(c TimmConfig, be tensor.Backend, p map[string]*tensor.Tensor) *TimmModel {
@@ -235,9 +229,9 @@ func buildTimm(c TimmConfig, be tensor.Backend, p map[string]*tensor.Tensor) *Ti
 		head: p["head.weight"], headb: p["head.bias"],
 	}
 	if c.Pool == "token" {
-		m.norm = layerNorm{p["norm.weight"], p["norm.bias"], c.Eps}
+		m.norm = layers.NewLayerNorm(p, "norm.", c.Eps)
 	} else {
-		m.norm = layerNorm{p["fc_norm.weight"], p["fc_norm.bias"], c.Eps}
+		m.norm = layers.NewLayerNorm(p, "fc_norm.", c.Eps)
 	}
 	var index []int
 	if c.Beit {
@@ -247,8 +241,8 @@ func buildTimm(c TimmConfig, be tensor.Backend, p map[string]*tensor.Tensor) *Ti
 		pre := "blocks." + strconv.Itoa(i) + "."
 		qkv := p[pre+"attn.qkv.weight"]
 		b := timmBlock{
-			norm1: layerNorm{p[pre+"norm1.weight"], p[pre+"norm1.bias"], c.Eps},
-			norm2: layerNorm{p[pre+"norm2.weight"], p[pre+"norm2.bias"], c.Eps},
+			norm1: layers.NewLayerNorm(p, pre+"norm1.", c.Eps),
+			norm2: layers.NewLayerNorm(p, pre+"norm2.", c.Eps),
 			qw:    qkv.Narrow0(0, d), kw: qkv.Narrow0(d, 2*d), vw: qkv.Narrow0(2*d, 3*d),
 			pw: p[pre+"attn.proj.weight"], pb: p[pre+"attn.proj.bias"],
 			fc1: p[pre+"mlp.fc1.weight"], fc1b: p[pre+"mlp.fc1.bias"],
@@ -319,7 +313,7 @@ func (m *TimmModel) Forward(x *tensor.Tensor, trace TimmTrace) (features, logits
 		x = next
 	}
 	if c.Pool == "token" {
-		tok := m.norm.apply(be, x)
+		tok := m.norm.Apply(be, x)
 		be.Free(x)
 		if trace != nil {
 			trace("tokens", tok)
@@ -334,7 +328,7 @@ func (m *TimmModel) Forward(x *tensor.Tensor, trace TimmTrace) (features, logits
 		be.Free(x)
 		mean := be.Reduce(patchTok, 1, tensor.Mean)
 		be.Free(patchTok)
-		features = m.norm.apply(be, mean)
+		features = m.norm.Apply(be, mean)
 		be.Free(mean)
 	}
 	if m.head != nil {

@@ -3,6 +3,7 @@ package vit
 import (
 	"fmt"
 
+	"plp/layers"
 	"plp/tensor"
 )
 
@@ -19,9 +20,9 @@ type Model struct {
 	patch    *tensor.Tensor // conv1.weight [W, 3, P, P]
 	classEmb *tensor.Tensor // [W]
 	posEmb   *tensor.Tensor // [tokens, W]
-	lnPre    layerNorm
-	blocks   []block
-	lnPost   layerNorm
+	lnPre    layers.LayerNorm
+	blocks   []layers.Block
+	lnPost   layers.LayerNorm
 	proj     *tensor.Tensor // [W, E] or nil
 }
 
@@ -38,12 +39,12 @@ func build(c Config, be tensor.Backend, p map[string]*tensor.Tensor) *Model {
 		patch:    p["conv1.weight"],
 		classEmb: p["class_embedding"],
 		posEmb:   p["positional_embedding"],
-		lnPre:    layerNorm{p["ln_pre.weight"], p["ln_pre.bias"], c.LayerNormEps},
-		lnPost:   layerNorm{p["ln_post.weight"], p["ln_post.bias"], c.LayerNormEps},
+		lnPre:    layers.NewLayerNorm(p, "ln_pre.", c.LayerNormEps),
+		lnPost:   layers.NewLayerNorm(p, "ln_post.", c.LayerNormEps),
 		proj:     p["proj"],
 	}
 	for i := 0; i < c.Layers; i++ {
-		m.blocks = append(m.blocks, newBlock(p, fmt.Sprintf("transformer.resblocks.%d.", i), c))
+		m.blocks = append(m.blocks, layers.NewBlock(p, fmt.Sprintf("transformer.resblocks.%d.", i), c.Width, c.LayerNormEps))
 	}
 	return m
 }
@@ -70,14 +71,14 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Te
 	be.Free(patches)
 	h = be.Add(tok, m.posEmb)
 	be.Free(tok)
-	x = m.lnPre.apply(be, h)
+	x = m.lnPre.Apply(be, h)
 	be.Free(h)
 	if trace != nil {
 		trace("after_ln_pre", x)
 	}
 
 	for i := range m.blocks {
-		next := m.blocks[i].forward(be, x, c.Heads(), c.Act, false)
+		next := m.blocks[i].Forward(be, x, c.Heads(), c.Act, false)
 		be.Free(x)
 		x = next
 		if trace != nil {
@@ -88,7 +89,7 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Te
 	// ln_post normalises each token independently, so normalising only the class token is exact.
 	cls = be.TakeRows(x, make([]int, B))
 	be.Free(x)
-	pooled = m.lnPost.apply(be, cls)
+	pooled = m.lnPost.Apply(be, cls)
 	be.Free(cls)
 	if m.proj != nil {
 		embed = be.MatMul(pooled, m.proj, false, false)

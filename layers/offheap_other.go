@@ -1,6 +1,6 @@
 //go:build !unix
 
-package vit
+package layers
 
 // offHeap returns n zeroed float32s; without mmap they live on the Go heap.
 func offHeap(n int) []float32 { return make([]float32, n) }

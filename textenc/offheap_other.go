@@ -1,6 +1,0 @@
-//go:build !unix
-
-package textenc
-
-// offHeap returns n zeroed float32s; without mmap they live on the Go heap.
-func offHeap(n int) []float32 { return make([]float32, n) }
