@@ -24,11 +24,8 @@ func New(c Config, be tensor.Backend, ws map[string]*weights.Tensor, prefix stri
 	}
 	table := c.Shapes()
 	h, err := layers.Host("convnext", table, ws, prefix, nil)
-	if le, ok := err.(*layers.LoadError); ok {
-		return nil, (*LoadError)(le)
-	}
 	if err != nil {
-		return nil, err
+		return nil, layers.As[LoadError](err)
 	}
 	return build(c, be, upload(be, table, h)), nil
 }

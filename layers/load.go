@@ -144,3 +144,27 @@ next:
 	}
 	return ws, nil
 }
+
+// loadError is the type set of a family's own error type, declared as `type LoadError layers.LoadError`.
+type loadError interface {
+	~struct {
+		Model      string
+		Missing    []string
+		Unexpected []string
+		Mismatched []string
+	}
+}
+
+// As returns err with a *LoadError given the family's own type *E (which must implement error), and any
+// other error unchanged. Families keep distinct error types so that errors.As tells the towers of a
+// joint checkpoint apart.
+func As[E loadError, P interface {
+	*E
+	error
+}](err error) error {
+	if le, ok := err.(*LoadError); ok {
+		e := E(*le)
+		return P(&e)
+	}
+	return err
+}

@@ -179,3 +179,33 @@ func TestRandom(t *testing.T) {
 		}
 	}
 }
+
+// Two families' own error types, as vit and textenc declare them.
+type (
+	imageError LoadError
+	textError  LoadError
+)
+
+func (e *imageError) Error() string { return (*LoadError)(e).Error() }
+func (e *textError) Error() string  { return (*LoadError)(e).Error() }
+
+func TestAs(t *testing.T) {
+	img := As[imageError](&LoadError{Model: "vit", Missing: []string{"visual.proj"}})
+	txt := As[textError](&LoadError{Model: "textenc", Unexpected: []string{"logit_bias"}})
+	joint := errors.Join(img, txt)
+	var ie *imageError
+	var te *textError
+	if !errors.As(joint, &ie) || !errors.As(joint, &te) {
+		t.Fatalf("errors.As cannot find both towers' errors in %v", joint)
+	}
+	if !slices.Equal(ie.Missing, []string{"visual.proj"}) || !slices.Equal(te.Unexpected, []string{"logit_bias"}) {
+		t.Fatalf("image %+v, text %+v", ie, te)
+	}
+	if want := "vit: checkpoint does not match the model: 1 missing keys: visual.proj"; img.Error() != want {
+		t.Fatalf("Error() = %q, want %q", img.Error(), want)
+	}
+	other := errors.New("read failed")
+	if got := As[imageError](other); got != other {
+		t.Fatalf("As changed a plain error: %v", got)
+	}
+}

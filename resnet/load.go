@@ -29,11 +29,8 @@ func New(c Config, be tensor.Backend, ws map[string]*weights.Tensor, prefix stri
 		counters[cb.bn+".num_batches_tracked"] = true
 	}
 	h, err := layers.Host("resnet", table, ws, prefix, func(k string) bool { return counters[k] })
-	if le, ok := err.(*layers.LoadError); ok {
-		return nil, (*LoadError)(le)
-	}
 	if err != nil {
-		return nil, err
+		return nil, layers.As[LoadError](err)
 	}
 	return build(c, be, h), nil
 }

@@ -15,15 +15,6 @@ type LoadError layers.LoadError
 
 func (e *LoadError) Error() string { return (*layers.LoadError)(e).Error() }
 
-// tensors is layers.Tensors with a *layers.LoadError returned as a *LoadError.
-func tensors(model string, table map[string][]int, be tensor.Backend, ws map[string]*weights.Tensor, prefix string) (map[string]*tensor.Tensor, error) {
-	p, err := layers.Tensors(model, table, be, ws, prefix)
-	if le, ok := err.(*layers.LoadError); ok {
-		return nil, (*LoadError)(le)
-	}
-	return p, err
-}
-
 // New builds a model from checkpoint tensors whose keys are prefix + the keys of c.Shapes(). The caller
 // passes exactly the tensors of this tower: any other key, a missing key, a wrong shape or a non-float
 // dtype is reported in a *LoadError listing every offending key.
@@ -34,9 +25,9 @@ func New(c Config, be tensor.Backend, ws map[string]*weights.Tensor, prefix stri
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	p, err := tensors("vit", c.Shapes(), be, ws, prefix)
+	p, err := layers.Tensors("vit", c.Shapes(), be, ws, prefix)
 	if err != nil {
-		return nil, err
+		return nil, layers.As[LoadError](err)
 	}
 	return build(c, be, p), nil
 }

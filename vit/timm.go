@@ -196,9 +196,9 @@ func NewTimm(c TimmConfig, be tensor.Backend, ws map[string]*weights.Tensor, pre
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	p, err := tensors("timm vit", c.Shapes(), be, ws, prefix)
+	p, err := layers.Tensors("timm vit", c.Shapes(), be, ws, prefix)
 	if err != nil {
-		return nil, err
+		return nil, layers.As[LoadError](err)
 	}
 	return buildTimm(c, be, p), nil
 }
