@@ -292,23 +292,11 @@ func (c CPU) AttentionBackward(q, k, v, dy *Tensor, heads int, opt AttnOpts) (dq
 
 // Conv2DBackward implements Backend.
 func (c CPU) Conv2DBackward(x, w, dy *Tensor, p Conv) (dx, dw, db *Tensor) {
-	if p.Groups == 0 {
-		p.Groups = 1
-	}
-	if p.StrideH == 0 {
-		p.StrideH = 1
-	}
-	if p.StrideW == 0 {
-		p.StrideW = 1
-	}
-	if x.Rank() != 4 || w.Rank() != 4 || dy.Rank() != 4 {
-		panic(fmt.Sprintf("tensor: Conv2DBackward of %v with weight %v, gradient %v", x.shape, w.shape, dy.shape))
-	}
+	ho, wo := convGeom("Conv2DBackward", x, w, &p)
 	B, cin, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	cout, cpg, kh, kw := w.shape[0], w.shape[1], w.shape[2], w.shape[3]
 	g := p.Groups
-	ho, wo := convOut(H, kh, p.StrideH, p.PadH), convOut(W, kw, p.StrideW, p.PadW)
-	if cin%g != 0 || cout%g != 0 || cpg != cin/g || !SameShape(dy.shape, []int{B, cout, ho, wo}) {
+	if !SameShape(dy.shape, []int{B, cout, ho, wo}) {
 		panic(fmt.Sprintf("tensor: Conv2DBackward of %v with weight %v, gradient %v, groups %d", x.shape, w.shape, dy.shape, g))
 	}
 	xd, wd, gd := host(x), host(w), host(dy)
@@ -429,17 +417,8 @@ func depthwiseBackward(dx, dw, xd, wd, gd []float32, B, C, H, W, kh, kw, ho, wo 
 
 // Pool2DBackward implements Backend.
 func (c CPU) Pool2DBackward(x, dy *Tensor, p Pool) *Tensor {
-	if p.StrideH == 0 {
-		p.StrideH = p.KH
-	}
-	if p.StrideW == 0 {
-		p.StrideW = p.KW
-	}
-	if x.Rank() != 4 || p.KH <= 0 || p.KW <= 0 {
-		panic(fmt.Sprintf("tensor: Pool2DBackward of %v with kernel %dx%d", x.shape, p.KH, p.KW))
-	}
+	ho, wo := poolGeom("Pool2DBackward", x, &p)
 	B, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-	ho, wo := convOut(H, p.KH, p.StrideH, p.PadH), convOut(W, p.KW, p.StrideW, p.PadW)
 	if !SameShape(dy.shape, []int{B, C, ho, wo}) {
 		panic(fmt.Sprintf("tensor: Pool2DBackward of %v with gradient %v", x.shape, dy.shape))
 	}

@@ -1,39 +1,18 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
 
 	"plp/kernels/cpu"
 )
 
-func convOut(in, k, stride, pad int) int { return (in+2*pad-k)/stride + 1 }
-
 // Conv2D implements Backend. Grouped convolutions with one input channel per group (depthwise) run a
 // direct loop; everything else lowers to im2col + SGEMM per image and group.
 func (c CPU) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
-	if p.Groups == 0 {
-		p.Groups = 1
-	}
-	if p.StrideH == 0 {
-		p.StrideH = 1
-	}
-	if p.StrideW == 0 {
-		p.StrideW = 1
-	}
-	if x.Rank() != 4 || w.Rank() != 4 {
-		panic(fmt.Sprintf("tensor: Conv2D of %v with weight %v", x.shape, w.shape))
-	}
+	ho, wo := conv2DGeom(x, w, bias, &p)
 	B, cin, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	cout, cpg, kh, kw := w.shape[0], w.shape[1], w.shape[2], w.shape[3]
 	g := p.Groups
-	if cin%g != 0 || cout%g != 0 || cpg != cin/g || (bias != nil && bias.Numel() != cout) {
-		panic(fmt.Sprintf("tensor: Conv2D of %v with weight %v, groups %d", x.shape, w.shape, g))
-	}
-	ho, wo := convOut(H, kh, p.StrideH, p.PadH), convOut(W, kw, p.StrideW, p.PadW)
-	if ho <= 0 || wo <= 0 {
-		panic(fmt.Sprintf("tensor: Conv2D output of %v with kernel %dx%d is empty", x.shape, kh, kw))
-	}
 	xd, wd := host(x), host(w)
 	var bd []float32
 	if bias != nil {
@@ -169,17 +148,8 @@ func (c CPU) depthwise(out, xd, wd, bd []float32, B, C, H, W, kh, kw, ho, wo int
 
 // Pool2D implements Backend.
 func (c CPU) Pool2D(x *Tensor, p Pool) *Tensor {
-	if p.StrideH == 0 {
-		p.StrideH = p.KH
-	}
-	if p.StrideW == 0 {
-		p.StrideW = p.KW
-	}
-	if x.Rank() != 4 || p.KH <= 0 || p.KW <= 0 {
-		panic(fmt.Sprintf("tensor: Pool2D of %v with kernel %dx%d", x.shape, p.KH, p.KW))
-	}
+	ho, wo := poolGeom("Pool2D", x, &p)
 	B, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-	ho, wo := convOut(H, p.KH, p.StrideH, p.PadH), convOut(W, p.KW, p.StrideW, p.PadW)
 	xd := host(x)
 	out := make([]float32, B*C*ho*wo)
 	inv := 1 / float32(p.KH*p.KW)

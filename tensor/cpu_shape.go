@@ -2,39 +2,10 @@ package tensor
 
 import "fmt"
 
-func normAxis(axis, rank int) int {
-	if axis < 0 {
-		axis += rank
-	}
-	if axis < 0 || axis >= rank {
-		panic(fmt.Sprintf("tensor: axis %d out of range for rank %d", axis, rank))
-	}
-	return axis
-}
-
 // Permute implements Backend.
 func (c CPU) Permute(x *Tensor, perm ...int) *Tensor {
 	r := x.Rank()
-	if len(perm) != r {
-		panic(fmt.Sprintf("tensor: Permute %v of %v", perm, x.shape))
-	}
-	inStrides := make([]int, r)
-	s := 1
-	for i := r - 1; i >= 0; i-- {
-		inStrides[i] = s
-		s *= x.shape[i]
-	}
-	outShape := make([]int, r)
-	strides := make([]int, r) // input stride for each output dim
-	seen := make([]bool, r)
-	for i, p := range perm {
-		if p < 0 || p >= r || seen[p] {
-			panic(fmt.Sprintf("tensor: Permute %v is not a permutation", perm))
-		}
-		seen[p] = true
-		outShape[i] = x.shape[p]
-		strides[i] = inStrides[p]
-	}
+	outShape, strides := permuteGeom(x, perm) // strides: the input stride of each output dim
 	xd := host(x)
 	out := make([]float32, len(xd))
 	if r == 0 || len(out) == 0 {
@@ -66,26 +37,7 @@ func (c CPU) Permute(x *Tensor, perm ...int) *Tensor {
 
 // Concat implements Backend.
 func (c CPU) Concat(axis int, ts ...*Tensor) *Tensor {
-	if len(ts) == 0 {
-		panic("tensor: Concat of nothing")
-	}
-	r := ts[0].Rank()
-	axis = normAxis(axis, r)
-	outShape := append([]int(nil), ts[0].shape...)
-	outShape[axis] = 0
-	for _, t := range ts {
-		if t.Rank() != r {
-			panic(fmt.Sprintf("tensor: Concat of ranks %d and %d", r, t.Rank()))
-		}
-		for d := 0; d < r; d++ {
-			if d != axis && t.shape[d] != ts[0].shape[d] {
-				panic(fmt.Sprintf("tensor: Concat along %d of %v and %v", axis, ts[0].shape, t.shape))
-			}
-		}
-		outShape[axis] += t.shape[axis]
-	}
-	outer := Numel(outShape[:axis])
-	inner := Numel(outShape[axis+1:])
+	axis, outShape, outer, inner := concatGeom(axis, ts)
 	out := make([]float32, Numel(outShape))
 	rowOut := outShape[axis] * inner
 	pos := 0
@@ -102,14 +54,7 @@ func (c CPU) Concat(axis int, ts ...*Tensor) *Tensor {
 
 // Slice implements Backend.
 func (c CPU) Slice(x *Tensor, axis, start, end int) *Tensor {
-	axis = normAxis(axis, x.Rank())
-	if start < 0 || end > x.shape[axis] || start > end {
-		panic(fmt.Sprintf("tensor: Slice [%d,%d) on axis %d of %v", start, end, axis, x.shape))
-	}
-	outShape := append([]int(nil), x.shape...)
-	outShape[axis] = end - start
-	outer := Numel(x.shape[:axis])
-	inner := Numel(x.shape[axis+1:])
+	axis, outShape, outer, inner := sliceGeom(x, axis, start, end)
 	xd := host(x)
 	n := (end - start) * inner
 	out := make([]float32, outer*n)

@@ -59,16 +59,6 @@ func stridedMeta(dims []int, strides ...[]int) ([]uint32, bool) {
 	return w, true
 }
 
-func contiguousStrides(shape []int) []int {
-	st := make([]int, len(shape))
-	s := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		st[i] = s
-		s *= shape[i]
-	}
-	return st
-}
-
 // MatMul implements Backend. Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so cuBLAS gets
 // the operands swapped.
 func (c *CUDA) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
@@ -315,28 +305,10 @@ const im2colChunk = 64 << 20
 // Conv2D implements Backend: groups == 1 lowers to im2col + one SGEMM per image; grouped and depthwise
 // convolutions run plp_conv_direct.
 func (c *CUDA) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
-	if p.Groups == 0 {
-		p.Groups = 1
-	}
-	if p.StrideH == 0 {
-		p.StrideH = 1
-	}
-	if p.StrideW == 0 {
-		p.StrideW = 1
-	}
-	if x.Rank() != 4 || w.Rank() != 4 {
-		panic(fmt.Sprintf("tensor: Conv2D of %v with weight %v", x.shape, w.shape))
-	}
+	ho, wo := conv2DGeom(x, w, bias, &p)
 	B, cin, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-	cout, cpg, kh, kw := w.shape[0], w.shape[1], w.shape[2], w.shape[3]
+	cout, kh, kw := w.shape[0], w.shape[2], w.shape[3]
 	g := p.Groups
-	if cin%g != 0 || cout%g != 0 || cpg != cin/g || (bias != nil && bias.Numel() != cout) {
-		panic(fmt.Sprintf("tensor: Conv2D of %v with weight %v, groups %d", x.shape, w.shape, g))
-	}
-	ho, wo := convOut(H, kh, p.StrideH, p.PadH), convOut(W, kw, p.StrideW, p.PadW)
-	if ho <= 0 || wo <= 0 {
-		panic(fmt.Sprintf("tensor: Conv2D output of %v with kernel %dx%d is empty", x.shape, kh, kw))
-	}
 	defer c.enter()()
 	y := c.alloc(B, cout, ho, wo)
 	if g != 1 {
@@ -366,17 +338,8 @@ func (c *CUDA) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
 
 // Pool2D implements Backend.
 func (c *CUDA) Pool2D(x *Tensor, p Pool) *Tensor {
-	if p.StrideH == 0 {
-		p.StrideH = p.KH
-	}
-	if p.StrideW == 0 {
-		p.StrideW = p.KW
-	}
-	if x.Rank() != 4 || p.KH <= 0 || p.KW <= 0 {
-		panic(fmt.Sprintf("tensor: Pool2D of %v with kernel %dx%d", x.shape, p.KH, p.KW))
-	}
+	ho, wo := poolGeom("Pool2D", x, &p)
 	B, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-	ho, wo := convOut(H, p.KH, p.StrideH, p.PadH), convOut(W, p.KW, p.StrideW, p.PadW)
 	if ho <= 0 || wo <= 0 {
 		panic(fmt.Sprintf("tensor: Pool2D output of %v with kernel %dx%d is empty", x.shape, p.KH, p.KW))
 	}
@@ -404,22 +367,7 @@ func (c *CUDA) copyInto(dst, src cuda.DevicePtr, dims, srcStrides, dstStrides []
 
 // Permute implements Backend.
 func (c *CUDA) Permute(x *Tensor, perm ...int) *Tensor {
-	r := x.Rank()
-	if len(perm) != r {
-		panic(fmt.Sprintf("tensor: Permute %v of %v", perm, x.shape))
-	}
-	in := contiguousStrides(x.shape)
-	outShape := make([]int, r)
-	src := make([]int, r)
-	seen := make([]bool, r)
-	for i, p := range perm {
-		if p < 0 || p >= r || seen[p] {
-			panic(fmt.Sprintf("tensor: Permute %v is not a permutation", perm))
-		}
-		seen[p] = true
-		outShape[i] = x.shape[p]
-		src[i] = in[p]
-	}
+	outShape, src := permuteGeom(x, perm)
 	defer c.enter()()
 	y := c.alloc(outShape...)
 	c.copyInto(c.ptr(y), c.ptr(x), outShape, src, contiguousStrides(outShape))
@@ -428,26 +376,7 @@ func (c *CUDA) Permute(x *Tensor, perm ...int) *Tensor {
 
 // Concat implements Backend: each part is a strided copy into its column range of the output rows.
 func (c *CUDA) Concat(axis int, ts ...*Tensor) *Tensor {
-	if len(ts) == 0 {
-		panic("tensor: Concat of nothing")
-	}
-	r := ts[0].Rank()
-	axis = normAxis(axis, r)
-	outShape := append([]int(nil), ts[0].shape...)
-	outShape[axis] = 0
-	for _, t := range ts {
-		if t.Rank() != r {
-			panic(fmt.Sprintf("tensor: Concat of ranks %d and %d", r, t.Rank()))
-		}
-		for d := 0; d < r; d++ {
-			if d != axis && t.shape[d] != ts[0].shape[d] {
-				panic(fmt.Sprintf("tensor: Concat along %d of %v and %v", axis, ts[0].shape, t.shape))
-			}
-		}
-		outShape[axis] += t.shape[axis]
-	}
-	outer := Numel(outShape[:axis])
-	inner := Numel(outShape[axis+1:])
+	axis, outShape, outer, inner := concatGeom(axis, ts)
 	rowOut := outShape[axis] * inner
 	defer c.enter()()
 	y := c.alloc(outShape...)
@@ -464,14 +393,7 @@ func (c *CUDA) Concat(axis int, ts ...*Tensor) *Tensor {
 
 // Slice implements Backend.
 func (c *CUDA) Slice(x *Tensor, axis, start, end int) *Tensor {
-	axis = normAxis(axis, x.Rank())
-	if start < 0 || end > x.shape[axis] || start > end {
-		panic(fmt.Sprintf("tensor: Slice [%d,%d) on axis %d of %v", start, end, axis, x.shape))
-	}
-	outShape := append([]int(nil), x.shape...)
-	outShape[axis] = end - start
-	outer := Numel(x.shape[:axis])
-	inner := Numel(x.shape[axis+1:])
+	axis, outShape, outer, inner := sliceGeom(x, axis, start, end)
 	n := (end - start) * inner
 	defer c.enter()()
 	y := c.alloc(outShape...)
