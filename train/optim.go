@@ -78,22 +78,26 @@ func (a *Adam) Step(lr float64) {
 		}
 		decoupled := a.cfg.Decoupled
 		k := float32(1 - lr*float64(wd))
-		// Elements are independent, so chunks run in parallel with results that do not depend on the split.
+		if !decoupled || wd == 0 {
+			k = 1
+		}
+		l2 := float32(0)
+		if !decoupled {
+			l2 = wd
+		}
+		b1f, b2f := float32(b1), float32(b2)
+		// Elements are independent, so chunks run in parallel with results that do not depend on the split;
+		// one pass per element keeps PyTorch's order (decay, moments, update).
 		parallelChunks(len(w), func(lo, hi int) {
-			if decoupled && wd != 0 {
-				for j := lo; j < hi; j++ {
-					w[j] *= k
-				}
-			}
-			for j := lo; j < hi; j++ {
-				gj := g[j]
-				if !decoupled && wd != 0 {
-					gj += wd * w[j]
-				}
-				m[j] = m[j]*float32(b1) + gj*f1
-				v[j] = v[j]*float32(b2) + gj*gj*f2
-				denom := float32(math.Sqrt(float64(v[j])))/bc2sqrt + eps
-				w[j] += -stepSize * (m[j] / denom)
+			w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+			for j := range w {
+				wj := w[j] * k
+				gj := g[j] + l2*wj
+				mj := m[j]*b1f + gj*f1
+				vj := v[j]*b2f + gj*gj*f2
+				m[j], v[j] = mj, vj
+				denom := float32(math.Sqrt(float64(vj)))/bc2sqrt + eps
+				w[j] = wj + -stepSize*(mj/denom)
 			}
 		})
 	}
