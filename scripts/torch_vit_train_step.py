@@ -4,7 +4,11 @@ BenchmarkViTB16TrainStep (train/train_bench_test.go): timm's VisionTransformer l
 class token, position embedding, 12 pre-LN blocks with packed qkv, final LayerNorm, 1000-class head),
 batch 8 at 224 px, cross-entropy with label smoothing 0.1, backward, AdamW step. Random weights, fp32.
 
-  /usr/bin/python3 scripts/torch_vit_train_step.py [--batch 8] [--repeats 3] [--threads 1:2,2:2]
+  OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 scripts/torch_vit_train_step.py [--batch 8] [--repeats 3] [--threads 1:2,2:2]
+
+Needs libopenblas0: with Debian's reference libblas3 a step takes minutes, and Debian's OpenBLAS 0.3.21 falls
+back to SSE3 kernels on recent Xeons unless OPENBLAS_CORETYPE pins its AVX-512 ones. The first line of each
+thread setting is the warm-up step.
 
 Debian's torch runs matmuls in OpenBLAS, whose thread pool is separate from torch's; like
 torch_anchor.py the script tries the torch:openblas thread settings given and prints one JSON line each.
