@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"plp/kernels/cpu"
 	"plp/tensor"
 )
 
@@ -32,54 +33,60 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 }
 
 // CrossEntropy is PyTorch's nn.CrossEntropyLoss(label_smoothing=smoothing) with mean reduction over the
-// rows of logits [B, C]. The log-softmax runs in float64 on the host: logits of a probe are small, and the
-// extra precision keeps the loss within float32 rounding of PyTorch's.
+// rows of logits [B, C]. Each row's log-softmax uses the vector exp kernel; the loss is summed in float64.
+// Rows are split across cores: a probe's batch of 8192 rows over 1000 classes is as much work as its GEMMs.
 func (tp *Tape) CrossEntropy(logits *Var, targets []int, smoothing float64) *Var {
 	be := tp.be
 	if logits.Value.Rank() != 2 || logits.Value.Dim(0) != len(targets) {
 		panic(fmt.Sprintf("train: CrossEntropy of %v with %d targets", logits.Value.Shape(), len(targets)))
 	}
 	B, C := logits.Value.Dim(0), logits.Value.Dim(1)
-	z := be.ToHost(logits.Value)
-	probs := make([]float64, B*C)
-	var loss float64
-	for i := 0; i < B; i++ {
-		row := z[i*C : (i+1)*C]
-		y := targets[i]
+	for _, y := range targets {
 		if y < 0 || y >= C {
 			panic(fmt.Sprintf("train: target %d outside [0,%d)", y, C))
 		}
-		m := math.Inf(-1)
-		for _, v := range row {
-			m = math.Max(m, float64(v))
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v) - m)
-		}
-		lse := m + math.Log(s)
-		var sumNeg float64
-		for c, v := range row {
-			logp := float64(v) - lse
-			probs[i*C+c] = math.Exp(logp)
-			sumNeg -= logp
-		}
-		loss += (1-smoothing)*(lse-float64(row[y])) + smoothing*sumNeg/float64(C)
+	}
+	z := be.ToHost(logits.Value)
+	probs := make([]float32, B*C)
+	rowLoss := make([]float64, B)
+	parallelRows(B, C, func(i int) {
+		row, p := z[i*C:(i+1)*C], probs[i*C:(i+1)*C]
+		m := cpu.MaxVal(row)
+		s := cpu.ExpSub(p, row, m)
+		lse := float64(m) + math.Log(float64(s))
+		cpu.Scale(1/s, p)
+		// Σ_c -log p_c = C·lse - Σ_c z_c.
+		sumNeg := float64(C)*lse - float64(cpu.Sum(row))
+		rowLoss[i] = (1-smoothing)*(lse-float64(row[targets[i]])) + smoothing*sumNeg/float64(C)
+	})
+	var loss float64
+	for _, l := range rowLoss {
+		loss += l
 	}
 	loss /= float64(B)
 	out := be.FromHost([]float32{float32(loss)}, 1)
 	return tp.record(out, func(g *tensor.Tensor) {
-		scale := float64(be.ToHost(g)[0]) / float64(B)
-		grad := make([]float32, B*C)
-		for i := 0; i < B; i++ {
-			for c := 0; c < C; c++ {
-				d := probs[i*C+c] - smoothing/float64(C)
-				if c == targets[i] {
-					d -= 1 - smoothing
-				}
-				grad[i*C+c] = float32(d * scale)
+		scale := be.ToHost(g)[0] / float32(B)
+		off := float32(smoothing / float64(C))
+		hit := float32(1 - smoothing)
+		grad := probs // the probabilities are not needed after the backward pass
+		parallelRows(B, C, func(i int) {
+			row := grad[i*C : (i+1)*C]
+			for c := range row {
+				row[c] -= off
 			}
-		}
+			row[targets[i]] -= hit
+			cpu.Scale(scale, row)
+		})
 		tp.accumulate(logits, be.FromHost(grad, B, C))
 	}, logits)
+}
+
+// parallelRows runs f on every row index, split among the cores when the rows hold enough work.
+func parallelRows(rows, width int, f func(i int)) {
+	parallelChunks(rows, max(1, (1<<15)/max(width, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f(i)
+		}
+	})
 }

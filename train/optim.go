@@ -88,7 +88,7 @@ func (a *Adam) Step(lr float64) {
 		b1f, b2f := float32(b1), float32(b2)
 		// Elements are independent, so chunks run in parallel with results that do not depend on the split;
 		// one pass per element keeps PyTorch's order (decay, moments, update).
-		parallelChunks(len(w), func(lo, hi int) {
+		parallelChunks(len(w), 1<<16, func(lo, hi int) {
 			w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
 			for j := range w {
 				wj := w[j] * k
@@ -103,10 +103,11 @@ func (a *Adam) Step(lr float64) {
 	}
 }
 
-// parallelChunks runs f over [0, n) split among the cores when n is large enough to pay for it.
-func parallelChunks(n int, f func(lo, hi int)) {
+// parallelChunks runs f over [0, n) split among the cores when n is at least minN, the size that pays
+// for starting goroutines.
+func parallelChunks(n, minN int, f func(lo, hi int)) {
 	workers := runtime.GOMAXPROCS(0)
-	if n < 1<<16 || workers < 2 {
+	if n < minN || workers < 2 {
 		f(0, n)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"plp/layers"
 	"plp/tensor"
 )
 
@@ -144,7 +145,8 @@ func TrainProbe(be tensor.Backend, x []float32, n, d int, y []int, classes int, 
 		pos += m
 		ZeroGrad(params)
 		tp := NewTape(be)
-		loss := tp.CrossEntropy(tp.Linear(Const(be.FromHost(xb[:m*d], m, d)), w, b), yb[:m], cfg.LabelSmoothing)
+		// On the CPU the batch buffer is used in place: it is refilled only after this step's backward pass.
+		loss := tp.CrossEntropy(tp.Linear(Const(layers.Upload(be, xb[:m*d], m, d)), w, b), yb[:m], cfg.LabelSmoothing)
 		tp.Backward(loss)
 		opt.Step(lrs[step])
 		if progress != nil {
