@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"plp/tensor"
+	"plp/tensor/tensortest"
 	"plp/weights"
 )
 
@@ -16,43 +17,6 @@ const fixtureDir = "../zoo/testdata/"
 
 // fixtureConfig is the architecture of the timm_convnext fixture (manifest "architecture.convnext").
 var fixtureConfig = Config{Depths: []int{1, 1, 2, 1}, Dims: []int{16, 32, 64, 128}, ImageSize: 64, Eps: 1e-6}
-
-func open(t testing.TB, path string) *weights.Safetensors {
-	t.Helper()
-	st, err := weights.OpenSafetensors(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-// allclose fails the test unless |got-want| <= 1e-4 + 1e-4·|want| everywhere.
-func allclose(t *testing.T, name string, got *tensor.Tensor, io weights.Store) {
-	t.Helper()
-	w, err := io.Tensor(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := w.Float32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got == nil || !slices.Equal(got.Shape(), w.Shape) {
-		t.Fatalf("%s: got %v, want shape %v", name, got, w.Shape)
-	}
-	g := tensor.CPU{}.ToHost(got)
-	worst := 0.0
-	for i := range g {
-		d := math.Abs(float64(g[i]) - float64(want[i]))
-		lim := 1e-4 + 1e-4*math.Abs(float64(want[i]))
-		if !(d <= lim) {
-			t.Fatalf("%s[%d] = %v, want %v (|diff| %.3g > %.3g)", name, i, g[i], want[i], d, lim)
-		}
-		worst = max(worst, d/lim)
-	}
-	t.Logf("%s: %.3f× tolerance", name, worst)
-}
 
 func input(t *testing.T, io weights.Store) *tensor.Tensor {
 	w, err := io.Tensor("image")
@@ -215,3 +179,9 @@ func BenchmarkConvNeXtBase(b *testing.B) {
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+// The fixture helpers shared by every family's tests.
+var (
+	open     = tensortest.OpenSafetensors
+	allclose = tensortest.AllClose
+)

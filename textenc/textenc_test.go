@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"plp/tensor"
+	"plp/tensor/tensortest"
 	"plp/weights"
 )
 
@@ -58,16 +59,6 @@ func readManifest(t *testing.T, name string) (Config, manifest) {
 	return c, m
 }
 
-func open(t *testing.T, path string) *weights.Safetensors {
-	t.Helper()
-	st, err := weights.OpenSafetensors(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 func ids(t *testing.T, io weights.Store, name string) [][]int32 {
 	t.Helper()
 	w, err := io.Tensor(name)
@@ -85,33 +76,6 @@ func ids(t *testing.T, io weights.Store, name string) [][]int32 {
 		}
 	}
 	return rows
-}
-
-// allclose fails the test unless |got-want| <= 1e-4 + 1e-4·|want| everywhere.
-func allclose(t *testing.T, name string, got *tensor.Tensor, io weights.Store) {
-	t.Helper()
-	w, err := io.Tensor(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := w.Float32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tensor.Numel(w.Shape) != got.Numel() || (got.Rank() > 0 && !slices.Equal(got.Shape(), w.Shape)) {
-		t.Fatalf("%s: shape %v, want %v", name, got.Shape(), w.Shape)
-	}
-	g := tensor.CPU{}.ToHost(got)
-	worst := 0.0
-	for i := range g {
-		d := math.Abs(float64(g[i]) - float64(want[i]))
-		lim := 1e-4 + 1e-4*math.Abs(float64(want[i]))
-		if !(d <= lim) {
-			t.Fatalf("%s[%d] = %v, want %v (|diff| %.3g > %.3g)", name, i, g[i], want[i], d, lim)
-		}
-		worst = max(worst, d/lim)
-	}
-	t.Logf("%s: %.3f× tolerance", name, worst)
 }
 
 func TestFixtures(t *testing.T) {
@@ -274,3 +238,9 @@ func BenchmarkTextB16(b *testing.B) {
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "texts/s")
 }
+
+// The fixture helpers shared by every family's tests.
+var (
+	open     = tensortest.OpenSafetensors
+	allclose = tensortest.AllClose
+)

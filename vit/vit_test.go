@@ -3,13 +3,13 @@ package vit
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"plp/tensor"
+	"plp/tensor/tensortest"
 	"plp/weights"
 )
 
@@ -53,43 +53,6 @@ func fixtureConfig(t *testing.T, name string) Config {
 		c.Act = tensor.QuickGELU
 	}
 	return c
-}
-
-func open(t *testing.T, path string) *weights.Safetensors {
-	t.Helper()
-	st, err := weights.OpenSafetensors(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-// allclose fails the test unless |got-want| <= 1e-4 + 1e-4·|want| everywhere.
-func allclose(t *testing.T, name string, got *tensor.Tensor, io weights.Store) {
-	t.Helper()
-	w, err := io.Tensor(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := w.Float32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(got.Shape(), w.Shape) {
-		t.Fatalf("%s: shape %v, want %v", name, got.Shape(), w.Shape)
-	}
-	g := tensor.CPU{}.ToHost(got)
-	worst := 0.0
-	for i := range g {
-		d := math.Abs(float64(g[i]) - float64(want[i]))
-		lim := 1e-4 + 1e-4*math.Abs(float64(want[i]))
-		if !(d <= lim) {
-			t.Fatalf("%s[%d] = %v, want %v (|diff| %.3g > %.3g)", name, i, g[i], want[i], d, lim)
-		}
-		worst = max(worst, d/lim)
-	}
-	t.Logf("%s: %.3f× tolerance", name, worst)
 }
 
 func TestFixtures(t *testing.T) {
@@ -231,3 +194,9 @@ func BenchmarkViTB16(b *testing.B) {
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+// The fixture helpers shared by every family's tests.
+var (
+	open     = tensortest.OpenSafetensors
+	allclose = tensortest.AllClose
+)
