@@ -11,7 +11,7 @@ back to SSE3 kernels on recent Xeons unless OPENBLAS_CORETYPE pins its AVX-512 o
 thread setting is the warm-up step.
 
 Debian's torch runs matmuls in OpenBLAS, whose thread pool is separate from torch's; like
-torch_anchor.py the script tries the torch:openblas thread settings given and prints one JSON line each.
+scripts/torch_bench.py the script tries the torch:openblas thread settings given and prints one JSON line each.
 """
 import argparse
 import ctypes
