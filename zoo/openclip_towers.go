@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"slices"
 	"strings"
 
 	"plp/convnext"
+	"plp/layers"
 	"plp/resnet"
 	"plp/tensor"
 	"plp/vit"
@@ -135,7 +134,7 @@ func (c *OpenCLIPConfig) loadImage(be tensor.Backend, vis map[string]*weights.Te
 		}
 		cfg, _ := c.TrunkConfig()
 		m, err := convnext.New(cfg, be, trunk, "visual.trunk.")
-		h, herr := loadStrict("open_clip TimmModel head", c.headShapes(cfg.Width()), be, head, "visual.")
+		h, herr := layers.Tensors("open_clip TimmModel head", c.headShapes(cfg.Width()), be, head, "visual.")
 		if err != nil || herr != nil {
 			return nil, errors.Join(err, herr)
 		}
@@ -163,7 +162,7 @@ func (c *OpenCLIPConfig) randomImage(be tensor.Backend, seed uint64) (ImageEncod
 		if err != nil {
 			return nil, err
 		}
-		return clipConvNeXt{m: m, head: randomLinear(c.headShapes(cfg.Width()), be, seed+7), mlp: c.Vision.TimmProj == "mlp"}, nil
+		return clipConvNeXt{m: m, head: layers.RandomTensors(c.headShapes(cfg.Width()), be, seed+7, headDist), mlp: c.Vision.TimmProj == "mlp"}, nil
 	}
 	m, err := vit.NewRandom(c.VisionConfig(), be, seed)
 	if err != nil {
@@ -235,69 +234,6 @@ func parseOpenCLIPManifestConfig(m *Manifest) (*OpenCLIPConfig, error) {
 	return parseOpenCLIPConfig(m.Constructor.ModelConfig, trunk)
 }
 
-// loadStrict checks ws (keys prefix + table key) against table, listing every missing, unexpected or
-// wrongly shaped tensor in one error, and uploads the tensors by table key.
-func loadStrict(what string, table map[string][]int, be tensor.Backend, ws map[string]*weights.Tensor, prefix string) (map[string]*tensor.Tensor, error) {
-	var missing, unexpected, bad []string
-	for k, shape := range table {
-		w, ok := ws[prefix+k]
-		switch {
-		case !ok:
-			missing = append(missing, prefix+k)
-		case !slices.Equal(w.Shape, shape):
-			bad = append(bad, fmt.Sprintf("%s%s: shape %v, want %v", prefix, k, w.Shape, shape))
-		case w.DType != weights.F32 && w.DType != weights.F16 && w.DType != weights.BF16 && w.DType != weights.F64:
-			bad = append(bad, fmt.Sprintf("%s%s: dtype %s is not a float type", prefix, k, w.DType))
-		}
-	}
-	for k := range ws {
-		if _, ok := table[strings.TrimPrefix(k, prefix)]; !ok || !strings.HasPrefix(k, prefix) {
-			unexpected = append(unexpected, k)
-		}
-	}
-	if len(missing)+len(unexpected)+len(bad) > 0 {
-		var parts []string
-		for _, l := range []struct {
-			what string
-			keys []string
-		}{{"missing keys", missing}, {"unexpected keys", unexpected}, {"mismatched tensors", bad}} {
-			if len(l.keys) > 0 {
-				slices.Sort(l.keys)
-				parts = append(parts, fmt.Sprintf("%d %s: %s", len(l.keys), l.what, strings.Join(l.keys, ", ")))
-			}
-		}
-		return nil, fmt.Errorf("%s: checkpoint does not match the model: %s", what, strings.Join(parts, "; "))
-	}
-	out := make(map[string]*tensor.Tensor, len(table))
-	for k, shape := range table {
-		v, err := ws[prefix+k].Float32()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		out[k] = be.FromHost(v, shape...)
-	}
-	return out, nil
-}
-
-// randomLinear fills a table of Linear weights (~ N(0, 1/fan_in)) and biases (~ N(0, 0.02)), seeded.
-func randomLinear(table map[string][]int, be tensor.Backend, seed uint64) map[string]*tensor.Tensor {
-	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	out := make(map[string]*tensor.Tensor, len(table))
-	for _, k := range keys(table) {
-		shape := table[k]
-		std := 0.02
-		if len(shape) == 2 {
-			std = 1 / math.Sqrt(float64(shape[1]))
-		}
-		v := make([]float32, tensor.Numel(shape))
-		for i := range v {
-			v[i] = float32(std * r.NormFloat64())
-		}
-		out[k] = be.FromHost(v, shape...)
-	}
-	return out
-}
-
 func init() {
 	text := func(w, h, l int) OpenCLIPText {
 		return OpenCLIPText{ContextLength: 77, VocabSize: 49408, Width: w, Heads: h, Layers: l, MLPRatio: 4}
@@ -319,4 +255,12 @@ func init() {
 		openCLIPSpec("openclip_convnext_large_d/laion2b", "convnext_large_d", "laion2b_s26b_b102k_augreg",
 			"laion/CLIP-convnext_large_d-laion2B-s26B-b102K-augreg", hubFiles, "", convNeXt(768, "convnext_large", "mlp", 256, text(768, 12, 16))),
 	)
+}
+
+// headDist draws linear weights with std 1/√fan_in and biases with std 0.02, for random-weight benchmarks.
+func headDist(_ string, shape []int) (mean, std float64) {
+	if len(shape) == 2 {
+		return 0, 1 / math.Sqrt(float64(shape[1]))
+	}
+	return 0, 0.02
 }
