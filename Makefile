@@ -12,13 +12,13 @@ test: lint unit fuzz
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
 
-# Each fuzz target runs briefly; `go test -fuzz` takes one target per call.
+# Each fuzz target runs briefly; `go test -fuzz` takes one target per call (scripts/fuzz.sh says why it wraps it).
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzSafetensors$$' -fuzztime $(FUZZTIME) ./weights
-	$(GO) test -run '^$$' -fuzz '^FuzzPickle$$' -fuzztime $(FUZZTIME) ./weights
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./imaging
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./imaging/jpeg
-	$(GO) test -run '^$$' -fuzz '^FuzzCIFARPickle$$' -fuzztime $(FUZZTIME) ./data
+	GO=$(GO) scripts/fuzz.sh FuzzSafetensors ./weights $(FUZZTIME)
+	GO=$(GO) scripts/fuzz.sh FuzzPickle ./weights $(FUZZTIME)
+	GO=$(GO) scripts/fuzz.sh FuzzDecode ./imaging $(FUZZTIME)
+	GO=$(GO) scripts/fuzz.sh FuzzDecode ./imaging/jpeg $(FUZZTIME)
+	GO=$(GO) scripts/fuzz.sh FuzzCIFARPickle ./data $(FUZZTIME)
 
 # Go benchmarks of the kernels, decoders, scores and probe (whole models: plp bench --model, see README).
 bench:
