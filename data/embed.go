@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"plp/atomicfile"
 	"plp/imaging"
 	"plp/weights"
 	"plp/zoo"
@@ -250,7 +251,7 @@ func (c *checkpoint) open(man embedManifest, resume bool, res *EmbedResult) (int
 			return 0, fmt.Errorf("data: checkpoint: %w", err)
 		}
 		b, _ := json.MarshalIndent(man, "", "  ")
-		if err := writeFileAtomic(mpath, append(b, '\n')); err != nil {
+		if err := atomicfile.WriteBytes(mpath, append(b, '\n')); err != nil {
 			return 0, fmt.Errorf("data: checkpoint: %w", err)
 		}
 		return 0, nil
@@ -369,32 +370,6 @@ func (c *checkpoint) read(i, start, end int) (*encoded, error) {
 		return nil, bad("%v", err)
 	}
 	return e, nil
-}
-
-// writeFileAtomic writes b to path through a temporary file in the same folder and a rename.
-func writeFileAtomic(path string, b []byte) error {
-	dir, base := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // PartialDir is the checkpoint folder of the split stored at storePath: <split>.partial next to it.

@@ -5,10 +5,12 @@ package detect
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"plp/atomicfile"
 	"plp/data"
 	"plp/eval"
 )
@@ -262,13 +264,13 @@ func (res *Result) write(opt Options) error {
 	}
 	for _, f := range []struct {
 		name  string
-		write func(*os.File) error
+		write func(io.Writer) error
 	}{
-		{"ood_metrics.json", func(w *os.File) error { return eval.WriteJSON(w, res.Records) }},
-		{"ood_metrics.csv", func(w *os.File) error { return eval.WriteCSV(w, res.Records) }},
-		{"ood_metrics.md", func(w *os.File) error { return eval.WriteMarkdown(w, res.Records) }},
+		{"ood_metrics.json", func(w io.Writer) error { return eval.WriteJSON(w, res.Records) }},
+		{"ood_metrics.csv", func(w io.Writer) error { return eval.WriteCSV(w, res.Records) }},
+		{"ood_metrics.md", func(w io.Writer) error { return eval.WriteMarkdown(w, res.Records) }},
 	} {
-		if err := writeAtomic(filepath.Join(opt.Out, f.name), f.write); err != nil {
+		if err := atomicfile.Write(filepath.Join(opt.Out, f.name), f.write); err != nil {
 			return err
 		}
 	}
@@ -298,21 +300,4 @@ func (res *Result) write(opt Options) error {
 func fileLabel(s string) string {
 	r := strings.NewReplacer(" (", "_", ")", "", "=", "-", ", ", "_", " ", "_", "/", "_")
 	return r.Replace(s)
-}
-
-func writeAtomic(path string, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

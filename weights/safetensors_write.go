@@ -1,17 +1,16 @@
 package weights
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"unicode/utf8"
+
+	"plp/atomicfile"
 )
 
 // WriteSafetensors writes tensors, back to back in the given order, and meta (under __metadata__,
@@ -20,55 +19,24 @@ import (
 // either the old file or the complete new one. The data buffer starts 8-byte aligned; callers that
 // want every tensor naturally aligned order them by decreasing element size, as the reference
 // serializer does.
-func WriteSafetensors(path string, tensors []*Tensor, meta map[string]string) (err error) {
+func WriteSafetensors(path string, tensors []*Tensor, meta map[string]string) error {
 	hdr, err := safetensorsHeader(tensors, meta)
 	if err != nil {
 		return fmt.Errorf("safetensors %s: %w", path, err)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("safetensors %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("safetensors %s: %w", path, err)
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err = w.Write(hdr); err != nil {
-		return err
-	}
-	for _, t := range tensors {
-		if _, err = w.Write(t.Data); err != nil {
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := w.Write(hdr); err != nil {
 			return err
 		}
-	}
-	if err = w.Flush(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private; give it the permissions os.Create would.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	// Persist the rename itself; not every platform can sync a directory, so this is best effort.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+		for _, t := range tensors {
+			if _, err := w.Write(t.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("safetensors %s: %w", path, err)
 	}
 	return nil
 }

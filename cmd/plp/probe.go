@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"plp/atomicfile"
 	"plp/data"
 	"plp/tensor"
 	"plp/train"
@@ -193,7 +194,7 @@ func runProbe(c *cli.Context) error {
 		return err
 	}
 	b, _ := json.MarshalIndent(hp, "", "  ")
-	if err := writeFileAtomic(hpPath, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(hpPath, append(b, '\n')); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "validation accuracy %.2f%% (%d test samples); probe written to %s\n", 100*hp.ValAcc, testE.N, out)
@@ -258,22 +259,4 @@ func fewShot(x []float32, labels []int, d, classes, shots int, seed uint64) ([]f
 		}
 	}
 	return xs, ys, len(ys), nil
-}
-
-// writeFileAtomic writes b to path through a temporary file and a rename.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
