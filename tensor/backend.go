@@ -21,6 +21,10 @@ type Backend interface {
 	MatMul(a, b *Tensor, transA, transB bool) *Tensor
 	// Linear is x [..., in] @ w[out, in]^T + bias[out] (bias may be nil), PyTorch's nn.Linear.
 	Linear(x, w, bias *Tensor) *Tensor
+	// LinearAct is Linear followed by y = f(y + add), fused where the device can: add (nil for none) has the
+	// result's shape, and f may be Identity. It saves the passes over memory of separate Add and Activation
+	// calls.
+	LinearAct(x, w, bias, add *Tensor, f Act) *Tensor
 
 	// Add, Sub and Mul are elementwise with trailing-dimension broadcasting of b onto a's shape
 	// (b's shape must be a suffix of a's, with 1s allowed for broadcasting).
@@ -45,10 +49,15 @@ type Backend interface {
 	// ([H, Nq, Nk], optional) with an optional causal mask (key j visible to query i iff j <= i).
 	Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor
 
-	// Conv2D is NCHW cross-correlation: x [B, Cin, H, W], w [Cout, Cin/groups, kh, kw], bias [Cout] or nil.
+	// Conv2D is cross-correlation: x [B, Cin, H, W], w [Cout, Cin/groups, kh, kw], bias [Cout] or nil, giving
+	// [B, Cout, Ho, Wo]; with p.ChannelsLast, x is [B, H, W, Cin], w [Cout, kh, kw, Cin/groups] and the
+	// result [B, Ho, Wo, Cout].
 	Conv2D(x, w, bias *Tensor, p Conv) *Tensor
-	// Pool2D is NCHW average or max pooling; padding counts as zeros in an average (PyTorch's
-	// count_include_pad=True) and is ignored by max.
+	// Conv2DAct is Conv2D followed by y = f(y + add), fused where the device can: add (nil for none) has the
+	// result's shape, and f may be Identity.
+	Conv2DAct(x, w, bias, add *Tensor, p Conv, f Act) *Tensor
+	// Pool2D is average or max pooling of x [B, C, H, W] ([B, H, W, C] with p.ChannelsLast); padding counts
+	// as zeros in an average (PyTorch's count_include_pad=True) and is ignored by max.
 	Pool2D(x *Tensor, p Pool) *Tensor
 
 	// Permute reorders dimensions: result dim i is input dim perm[i].
@@ -82,9 +91,11 @@ type Backend interface {
 	// AttentionBackward returns the gradients of Attention with respect to q, k and v. Scores are
 	// recomputed per block of queries, so memory stays O(block × Nk); opt.Bias is treated as a constant.
 	AttentionBackward(q, k, v, dy *Tensor, heads int, opt AttnOpts) (dq, dk, dv *Tensor)
-	// Conv2DBackward returns dx, dw and db (db is always computed; callers without a bias ignore it).
+	// Conv2DBackward returns dx, dw and db (db is always computed; callers without a bias ignore it). It
+	// takes channels-first tensors only.
 	Conv2DBackward(x, w, dy *Tensor, p Conv) (dx, dw, db *Tensor)
 	// Pool2DBackward returns dx; max pooling routes each gradient to the first maximal input of its window.
+	// It takes channels-first tensors only.
 	Pool2DBackward(x, dy *Tensor, p Pool) *Tensor
 	// ScatterAddRows is Gather's backward: a zero tensor [rows, ...] with src row i added to row idx[i].
 	ScatterAddRows(src *Tensor, idx []int, rows int) *Tensor
@@ -103,12 +114,18 @@ const (
 	Sigmoid
 	Tanh
 	Exp
+	// Identity leaves values as they are: the "no activation" of LinearAct and Conv2DAct.
+	Identity
 )
 
 // AttnOpts are the optional parts of Attention.
 type AttnOpts struct {
 	Causal bool
 	Bias   *Tensor // [H, Nq, Nk] added to the scaled logits
+	// Lens, when not nil, packs sequences of different lengths back to back: q, k and v are [1, Σ Lens, D]
+	// and each sequence attends only to itself (with Causal, to its own earlier positions). Bias must be
+	// nil. It lets a batch of texts run without padding.
+	Lens []int
 }
 
 // Conv holds Conv2D's geometry.
@@ -116,6 +133,9 @@ type Conv struct {
 	StrideH, StrideW int
 	PadH, PadW       int
 	Groups           int
+	// ChannelsLast selects the [B, H, W, C] layout (and [Cout, kh, kw, Cin/groups] weights), in which a
+	// 1×1 convolution is one matrix product over every pixel of the batch.
+	ChannelsLast bool
 }
 
 // PoolKind selects average or max pooling.
@@ -132,6 +152,7 @@ type Pool struct {
 	KH, KW           int
 	StrideH, StrideW int
 	PadH, PadW       int
+	ChannelsLast     bool // x is [B, H, W, C]
 }
 
 // ReduceOp selects the reduction of Reduce.

@@ -15,6 +15,9 @@ func (c CPU) Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor {
 		q.shape[0] != k.shape[0] || q.shape[2] != k.shape[2] || heads <= 0 || q.shape[2]%heads != 0 {
 		panic(fmt.Sprintf("tensor: Attention of q %v k %v v %v with %d heads", q.shape, k.shape, v.shape, heads))
 	}
+	if opt.Lens != nil {
+		return c.attentionPacked(q, k, v, heads, opt)
+	}
 	B, nq, D := q.shape[0], q.shape[1], q.shape[2]
 	nk := k.shape[1]
 	hd := D / heads
@@ -59,4 +62,16 @@ func (c CPU) Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor {
 		}
 	})
 	return c.wrap(out, B, nq, D)
+}
+
+// attentionPacked runs Attention on sequences packed back to back (opt.Lens), one sequence at a time.
+func (c CPU) attentionPacked(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor {
+	packedGeom(q, k, opt)
+	parts := make([]*Tensor, len(opt.Lens))
+	off := 0
+	for i, n := range opt.Lens {
+		parts[i] = c.Attention(c.Slice(q, 1, off, off+n), c.Slice(k, 1, off, off+n), c.Slice(v, 1, off, off+n), heads, AttnOpts{Causal: opt.Causal})
+		off += n
+	}
+	return c.Concat(1, parts...)
 }

@@ -165,6 +165,8 @@ func actGrad(f Act, dst, x, dy []float32) {
 			t := float32(math.Tanh(float64(v)))
 			dst[i] = dy[i] * (1 - t*t)
 		}
+	case Identity:
+		copy(dst, dy)
 	case Exp:
 		for i, v := range x {
 			dst[i] = dy[i] * expf(v)

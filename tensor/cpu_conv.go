@@ -6,21 +6,36 @@ import (
 	"plp/kernels/cpu"
 )
 
-// Conv2D implements Backend. Grouped convolutions with one input channel per group (depthwise) run a
-// direct loop; everything else lowers to im2col + SGEMM per image and group.
+// Conv2D implements Backend.
 func (c CPU) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
+	return c.Conv2DAct(x, w, bias, nil, p, Identity)
+}
+
+// Conv2DAct implements Backend. Grouped convolutions with one input channel per group (depthwise) run a
+// direct loop; everything else lowers to im2col + SGEMM per image and group, with bias, add and f in the
+// SGEMM epilogue.
+func (c CPU) Conv2DAct(x, w, bias, add *Tensor, p Conv, f Act) *Tensor {
 	ho, wo := conv2DGeom(x, w, bias, &p)
+	if p.ChannelsLast {
+		return c.conv2DChannelsLast(x, w, bias, add, p, f, ho, wo)
+	}
 	B, cin, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	cout, cpg, kh, kw := w.shape[0], w.shape[1], w.shape[2], w.shape[3]
+	epilogueGeom("Conv2DAct", add, f, []int{B, cout, ho, wo})
 	g := p.Groups
 	xd, wd := host(x), host(w)
-	var bd []float32
+	var bd, ad []float32
 	if bias != nil {
 		bd = host(bias)
 	}
+	if add != nil {
+		ad = host(add)
+	}
+	act, fused := epilogueAct(f)
 	out := make([]float32, B*cout*ho*wo)
 	if cpg == 1 && cout == cin {
 		c.depthwise(out, xd, wd, bd, B, cin, H, W, kh, kw, ho, wo, p)
+		finishEpilogue(out, ad, f)
 		return c.wrap(out, B, cout, ho, wo)
 	}
 	copg := cout / g
@@ -38,23 +53,50 @@ func (c CPU) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
 				im2col(cols, xin, cpg, H, W, kh, kw, ho, wo, p)
 				src = cols
 			}
-			dst := out[(b*cout+gi*copg)*ho*wo:]
-			var beta float32
+			o := (b*cout + gi*copg) * ho * wo
+			ep := &cpu.Epilogue{LdAdd: ho * wo, Act: act}
 			if bd != nil {
-				for o := 0; o < copg; o++ {
-					bv := bd[gi*copg+o]
-					row := dst[o*ho*wo : (o+1)*ho*wo]
-					row[0] = bv
-					for n := 1; n < len(row); n *= 2 {
-						copy(row[n:], row[:n])
-					}
-				}
-				beta = 1
+				ep.RowBias = bd[gi*copg:]
 			}
-			sgemm(false, false, copg, ho*wo, kk, 1, wd[gi*copg*kk:], kk, src, ho*wo, beta, dst, ho*wo)
+			if ad != nil {
+				ep.Add = ad[o:]
+			}
+			cpu.SgemmEpilogue(false, false, copg, ho*wo, kk, wd[gi*copg*kk:], kk, src, ho*wo, out[o:], ho*wo, ep)
 		}
 	}
+	if !fused {
+		finishEpilogue(out, nil, f)
+	}
 	return c.wrap(out, B, cout, ho, wo)
+}
+
+// finishEpilogue applies y = f(y + add) to out in place, for the paths the SGEMM epilogue does not cover.
+func finishEpilogue(out, add []float32, f Act) {
+	if add == nil && f == Identity {
+		return
+	}
+	parallelFor(len(out), 1<<13, func(lo, hi int) {
+		if add != nil {
+			for i, v := range add[lo:hi] {
+				out[lo+i] += v
+			}
+		}
+		applyAct(f, out[lo:hi])
+	})
+}
+
+// conv2DChannelsLast runs a channels-last convolution through the channels-first one.
+func (c CPU) conv2DChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo int) *Tensor {
+	epilogueGeom("Conv2DAct", add, f, []int{x.shape[0], ho, wo, w.shape[0]})
+	p.ChannelsLast = false
+	y := c.Conv2D(c.Permute(x, 0, 3, 1, 2), c.Permute(w, 0, 3, 1, 2), bias, p)
+	out := c.Permute(y, 0, 2, 3, 1)
+	var ad []float32
+	if add != nil {
+		ad = host(add)
+	}
+	finishEpilogue(host(out), ad, f)
+	return out
 }
 
 // im2col lays out input patches as rows (channel, ky, kx) × columns (output pixel); padding reads zero.
@@ -149,6 +191,11 @@ func (c CPU) depthwise(out, xd, wd, bd []float32, B, C, H, W, kh, kw, ho, wo int
 // Pool2D implements Backend.
 func (c CPU) Pool2D(x *Tensor, p Pool) *Tensor {
 	ho, wo := poolGeom("Pool2D", x, &p)
+	if p.ChannelsLast {
+		p.ChannelsLast = false
+		y := c.Pool2D(c.Permute(x, 0, 3, 1, 2), p)
+		return c.Permute(y, 0, 2, 3, 1)
+	}
 	B, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	xd := host(x)
 	out := make([]float32, B*C*ho*wo)

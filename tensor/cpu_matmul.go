@@ -1,6 +1,10 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+
+	"plp/kernels/cpu"
+)
 
 // MatMul implements Backend.
 func (c CPU) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
@@ -41,23 +45,32 @@ func (c CPU) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 }
 
 // Linear implements Backend.
-func (c CPU) Linear(x, w, bias *Tensor) *Tensor {
+func (c CPU) Linear(x, w, bias *Tensor) *Tensor { return c.LinearAct(x, w, bias, nil, Identity) }
+
+// LinearAct implements Backend: bias, add and f run in the SGEMM epilogue, on each tile of the result
+// while it is in cache.
+func (c CPU) LinearAct(x, w, bias, add *Tensor, f Act) *Tensor {
 	in := x.Dim(-1)
 	if w.Rank() != 2 || w.shape[1] != in || (bias != nil && bias.Numel() != w.shape[0]) {
 		panic(fmt.Sprintf("tensor: Linear of %v with weight %v", x.shape, w.shape))
 	}
 	outF := w.shape[0]
 	rows := x.Numel() / in
-	out := make([]float32, rows*outF)
-	var beta float32
-	if bias != nil {
-		bd := host(bias)
-		for r := 0; r < rows; r++ {
-			copy(out[r*outF:(r+1)*outF], bd)
-		}
-		beta = 1
-	}
-	sgemm(false, true, rows, outF, in, 1, host(x), in, host(w), in, beta, out, outF)
 	shape := append(append([]int(nil), x.shape[:x.Rank()-1]...), outF)
+	epilogueGeom("LinearAct", add, f, shape)
+	out := make([]float32, rows*outF)
+	ep := &cpu.Epilogue{LdAdd: outF}
+	if bias != nil {
+		ep.ColBias = host(bias)
+	}
+	if add != nil {
+		ep.Add = host(add)
+	}
+	act, fused := epilogueAct(f)
+	ep.Act = act
+	cpu.SgemmEpilogue(false, true, rows, outF, in, host(x), in, host(w), in, out, outF, ep)
+	if !fused {
+		parallelFor(len(out), 1<<13, func(lo, hi int) { applyAct(f, out[lo:hi]) })
+	}
 	return c.wrap(out, shape...)
 }

@@ -158,6 +158,9 @@ func (c *CUDA) Scale(a *Tensor, s, k float32) *Tensor { return c.unary(a, 0, s, 
 
 // Activation implements Backend; plp_unary numbers the activations from 1 in Act's order.
 func (c *CUDA) Activation(a *Tensor, f Act) *Tensor {
+	if f == Identity {
+		return c.unary(a, 0, 1, 0)
+	}
 	if f < GELU || f > Exp {
 		panic(fmt.Sprintf("tensor: unknown activation %d", f))
 	}
@@ -215,6 +218,9 @@ func (c *CUDA) Attention(q, k, v *Tensor, heads int, opt AttnOpts) *Tensor {
 	if q.Rank() != 3 || k.Rank() != 3 || v.Rank() != 3 || !SameShape(k.shape, v.shape) ||
 		q.shape[0] != k.shape[0] || q.shape[2] != k.shape[2] || heads <= 0 || q.shape[2]%heads != 0 {
 		panic(fmt.Sprintf("tensor: Attention of q %v k %v v %v with %d heads", q.shape, k.shape, v.shape, heads))
+	}
+	if opt.Lens != nil {
+		return c.attentionPacked(q, k, v, heads, opt)
 	}
 	B, nq, D := q.shape[0], q.shape[1], q.shape[2]
 	nk := k.shape[1]
@@ -306,6 +312,9 @@ const im2colChunk = 64 << 20
 // convolutions run plp_conv_direct.
 func (c *CUDA) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
 	ho, wo := conv2DGeom(x, w, bias, &p)
+	if p.ChannelsLast {
+		return c.conv2DChannelsLast(x, w, bias, p)
+	}
 	B, cin, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	cout, kh, kw := w.shape[0], w.shape[2], w.shape[3]
 	g := p.Groups
@@ -339,6 +348,9 @@ func (c *CUDA) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
 // Pool2D implements Backend.
 func (c *CUDA) Pool2D(x *Tensor, p Pool) *Tensor {
 	ho, wo := poolGeom("Pool2D", x, &p)
+	if p.ChannelsLast {
+		return c.pool2DChannelsLast(x, p)
+	}
 	B, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	if ho <= 0 || wo <= 0 {
 		panic(fmt.Sprintf("tensor: Pool2D output of %v with kernel %dx%d is empty", x.shape, p.KH, p.KW))

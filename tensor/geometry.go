@@ -28,9 +28,18 @@ func contiguousStrides(shape []int) []int {
 
 func convOut(in, k, stride, pad int) int { return (in+2*pad-k)/stride + 1 }
 
+// convDims returns the input channels, height and width of x and the kernel height, width and input
+// channels per group of w, in either layout.
+func convDims(x, w *Tensor, channelsLast bool) (cin, h, wd, kh, kw, cpg int) {
+	if channelsLast {
+		return x.shape[3], x.shape[1], x.shape[2], w.shape[1], w.shape[2], w.shape[3]
+	}
+	return x.shape[1], x.shape[2], x.shape[3], w.shape[2], w.shape[3], w.shape[1]
+}
+
 // convGeom fills p's defaults (one group, unit strides) and returns the output height and width of
-// convolving x [B, Cin, H, W] with w [Cout, Cin/Groups, KH, KW]. It panics, naming op, unless both are
-// rank 4 and the channels split into p.Groups groups.
+// convolving x [B, Cin, H, W] with w [Cout, Cin/Groups, KH, KW] (or the channels-last forms). It panics,
+// naming op, unless both are rank 4 and the channels split into p.Groups groups.
 func convGeom(op string, x, w *Tensor, p *Conv) (ho, wo int) {
 	if p.Groups == 0 {
 		p.Groups = 1
@@ -44,11 +53,15 @@ func convGeom(op string, x, w *Tensor, p *Conv) (ho, wo int) {
 	if x.Rank() != 4 || w.Rank() != 4 {
 		panic(fmt.Sprintf("tensor: %s of %v with weight %v", op, x.shape, w.shape))
 	}
-	cin, cout, cpg, g := x.shape[1], w.shape[0], w.shape[1], p.Groups
+	if p.ChannelsLast && op != "Conv2D" {
+		panic(fmt.Sprintf("tensor: %s takes channels-first tensors only", op))
+	}
+	cin, h, wd, kh, kw, cpg := convDims(x, w, p.ChannelsLast)
+	cout, g := w.shape[0], p.Groups
 	if cin%g != 0 || cout%g != 0 || cpg != cin/g {
 		panic(fmt.Sprintf("tensor: %s of %v with weight %v, groups %d", op, x.shape, w.shape, g))
 	}
-	return convOut(x.shape[2], w.shape[2], p.StrideH, p.PadH), convOut(x.shape[3], w.shape[3], p.StrideW, p.PadW)
+	return convOut(h, kh, p.StrideH, p.PadH), convOut(wd, kw, p.StrideW, p.PadW)
 }
 
 // conv2DGeom is convGeom for Conv2D, which also needs a bias of Cout elements (or none) and a non-empty
@@ -59,9 +72,20 @@ func conv2DGeom(x, w, bias *Tensor, p *Conv) (ho, wo int) {
 		panic(fmt.Sprintf("tensor: Conv2D of %v with weight %v, groups %d", x.shape, w.shape, p.Groups))
 	}
 	if ho <= 0 || wo <= 0 {
-		panic(fmt.Sprintf("tensor: Conv2D output of %v with kernel %dx%d is empty", x.shape, w.shape[2], w.shape[3]))
+		_, _, _, kh, kw, _ := convDims(x, w, p.ChannelsLast)
+		panic(fmt.Sprintf("tensor: Conv2D output of %v with kernel %dx%d is empty", x.shape, kh, kw))
 	}
 	return ho, wo
+}
+
+// epilogueGeom checks the operands of the fused step y = f(y + add) on a result of shape out.
+func epilogueGeom(op string, add *Tensor, f Act, out []int) {
+	if add != nil && !SameShape(add.shape, out) {
+		panic(fmt.Sprintf("tensor: %s: add %v, want the result's shape %v", op, add.shape, out))
+	}
+	if f < GELU || f > Identity {
+		panic(fmt.Sprintf("tensor: %s: unknown activation %d", op, f))
+	}
 }
 
 // poolGeom fills p's default strides (the kernel size) and returns the output height and width of
@@ -76,7 +100,14 @@ func poolGeom(op string, x *Tensor, p *Pool) (ho, wo int) {
 	if x.Rank() != 4 || p.KH <= 0 || p.KW <= 0 {
 		panic(fmt.Sprintf("tensor: %s of %v with kernel %dx%d", op, x.shape, p.KH, p.KW))
 	}
-	return convOut(x.shape[2], p.KH, p.StrideH, p.PadH), convOut(x.shape[3], p.KW, p.StrideW, p.PadW)
+	if p.ChannelsLast && op != "Pool2D" {
+		panic(fmt.Sprintf("tensor: %s takes channels-first tensors only", op))
+	}
+	h, w := x.shape[2], x.shape[3]
+	if p.ChannelsLast {
+		h, w = x.shape[1], x.shape[2]
+	}
+	return convOut(h, p.KH, p.StrideH, p.PadH), convOut(w, p.KW, p.StrideW, p.PadW)
 }
 
 // permuteGeom checks that perm is a permutation of x's dims and returns the output shape and, for each
@@ -134,4 +165,18 @@ func sliceGeom(x *Tensor, axis, start, end int) (ax int, outShape []int, outer, 
 	outShape = append([]int(nil), x.shape...)
 	outShape[axis] = end - start
 	return axis, outShape, Numel(x.shape[:axis]), Numel(x.shape[axis+1:])
+}
+
+// packedGeom checks Attention's packed-sequence form: q and k [1, Σ Lens, D], positive lengths, no bias.
+func packedGeom(q, k *Tensor, opt AttnOpts) {
+	total := 0
+	for _, n := range opt.Lens {
+		if n <= 0 {
+			panic(fmt.Sprintf("tensor: Attention sequence length %d in %v", n, opt.Lens))
+		}
+		total += n
+	}
+	if q.shape[0] != 1 || q.shape[1] != total || k.shape[1] != total || opt.Bias != nil {
+		panic(fmt.Sprintf("tensor: Attention of q %v k %v packing lengths %v (bias %v): want [1 %d D] and no bias", q.shape, k.shape, opt.Lens, opt.Bias != nil, total))
+	}
 }

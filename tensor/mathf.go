@@ -87,7 +87,23 @@ func applyAct(f Act, x []float32) {
 		for i, v := range x {
 			x[i] = expf(v)
 		}
+	case Identity:
 	default:
 		panic("tensor: unknown activation")
 	}
+}
+
+// epilogueAct maps an activation to the SGEMM epilogue's; ok is false for those the epilogue lacks.
+func epilogueAct(f Act) (a cpu.Act, ok bool) {
+	switch f {
+	case Identity:
+		return cpu.ActNone, true
+	case ReLU:
+		return cpu.ActReLU, true
+	case GELU:
+		return cpu.ActGELU, true
+	case QuickGELU:
+		return cpu.ActQuickGELU, true
+	}
+	return 0, false
 }
