@@ -67,29 +67,25 @@ func NewBlock(p map[string]*tensor.Tensor, pre string, width int, eps float32) B
 }
 
 // Forward returns the block applied to x [B, N, width] with the given number of heads, MLP activation and
-// causal (text) or full (image) attention. It frees every intermediate; x stays the caller's.
-func (b *Block) Forward(be tensor.Backend, x *tensor.Tensor, heads int, act tensor.Act, causal bool) *tensor.Tensor {
+// attention options (causal for text; packed sequences with opt.Lens, x then being [1, Σ Lens, width]).
+// It frees every intermediate; x stays the caller's. The residual adds and the MLP activation run fused
+// into the products that precede them.
+func (b *Block) Forward(be tensor.Backend, x *tensor.Tensor, heads int, act tensor.Act, opt tensor.AttnOpts) *tensor.Tensor {
 	h := b.ln1.Apply(be, x)
 	q, k, v := be.Linear(h, b.qw, b.qb), be.Linear(h, b.kw, b.kb), be.Linear(h, b.vw, b.vb)
 	be.Free(h)
-	a := be.Attention(q, k, v, heads, tensor.AttnOpts{Causal: causal})
+	a := be.Attention(q, k, v, heads, opt)
 	be.Free(q)
 	be.Free(k)
 	be.Free(v)
-	o := be.Linear(a, b.ow, b.ob)
+	x = be.LinearAct(a, b.ow, b.ob, x, tensor.Identity)
 	be.Free(a)
-	x = be.Add(x, o)
-	be.Free(o)
 
 	h = b.ln2.Apply(be, x)
-	f := be.Linear(h, b.fcw, b.fcb)
+	g := be.LinearAct(h, b.fcw, b.fcb, nil, act)
 	be.Free(h)
-	g := be.Activation(f, act)
-	be.Free(f)
-	o = be.Linear(g, b.pw, b.pb)
+	out := be.LinearAct(g, b.pw, b.pb, x, tensor.Identity)
 	be.Free(g)
-	out := be.Add(x, o)
-	be.Free(o)
 	be.Free(x)
 	return out
 }

@@ -104,7 +104,7 @@ func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tens
 	x := be.Add(e, pos)
 	be.Free(e)
 	for i := range m.blocks {
-		next := m.blocks[i].Forward(be, x, c.Heads, c.Act, true)
+		next := m.blocks[i].Forward(be, x, c.Heads, c.Act, tensor.AttnOpts{Causal: true})
 		be.Free(x)
 		x = next
 		if trace != nil {

@@ -78,7 +78,7 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Te
 	}
 
 	for i := range m.blocks {
-		next := m.blocks[i].Forward(be, x, c.Heads(), c.Act, false)
+		next := m.blocks[i].Forward(be, x, c.Heads(), c.Act, tensor.AttnOpts{})
 		be.Free(x)
 		x = next
 		if trace != nil {
