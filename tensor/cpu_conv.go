@@ -85,20 +85,6 @@ func finishEpilogue(out, add []float32, f Act) {
 	})
 }
 
-// conv2DChannelsLast runs a channels-last convolution through the channels-first one.
-func (c CPU) conv2DChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo int) *Tensor {
-	epilogueGeom("Conv2DAct", add, f, []int{x.shape[0], ho, wo, w.shape[0]})
-	p.ChannelsLast = false
-	y := c.Conv2D(c.Permute(x, 0, 3, 1, 2), c.Permute(w, 0, 3, 1, 2), bias, p)
-	out := c.Permute(y, 0, 2, 3, 1)
-	var ad []float32
-	if add != nil {
-		ad = host(add)
-	}
-	finishEpilogue(host(out), ad, f)
-	return out
-}
-
 // im2col lays out input patches as rows (channel, ky, kx) × columns (output pixel); padding reads zero.
 func im2col(cols, x []float32, cin, H, W, kh, kw, ho, wo int, p Conv) {
 	parallelFor(cin*kh*kw, 8, func(lo, hi int) {
@@ -192,9 +178,7 @@ func (c CPU) depthwise(out, xd, wd, bd []float32, B, C, H, W, kh, kw, ho, wo int
 func (c CPU) Pool2D(x *Tensor, p Pool) *Tensor {
 	ho, wo := poolGeom("Pool2D", x, &p)
 	if p.ChannelsLast {
-		p.ChannelsLast = false
-		y := c.Pool2D(c.Permute(x, 0, 3, 1, 2), p)
-		return c.Permute(y, 0, 2, 3, 1)
+		return c.pool2DChannelsLast(x, p, ho, wo)
 	}
 	B, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	xd := host(x)
