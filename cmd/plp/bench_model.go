@@ -25,6 +25,8 @@ var benchModelFlags = []cli.Flag{
 	&cli.StringFlag{Name: "tower", Value: "image", Usage: "`image` or text"},
 	&cli.IntFlag{Name: "iters", Value: 3, Usage: "timed forward passes after one warm-up pass"},
 	&cli.IntFlag{Name: "text-tokens", Value: 77, Usage: "tokens per text for --tower text, start and end included"},
+	&cli.StringFlag{Name: "text-ids", Value: "prompts", Usage: "`prompts` (start, word pieces, end, then padding) or random " +
+		"(uniform ids in [1, 49407) at every position, pooled at the largest: the input of PyTorch's reference run)"},
 	&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
 	deviceFlag(),
 	dtypeFlag(),
@@ -130,9 +132,20 @@ func benchModel(c *cli.Context) (err error) {
 		if n < 2 || n > cfg.ContextLength {
 			return fmt.Errorf("bench: --text-tokens %d: want 2..%d", n, cfg.ContextLength)
 		}
+		kind := c.String("text-ids")
+		if kind != "prompts" && kind != "random" {
+			return fmt.Errorf("bench: --text-ids %q: want prompts or random", kind)
+		}
 		ids := make([][]int32, batch)
 		for i := range ids {
 			ids[i] = make([]int32, cfg.ContextLength)
+			if kind == "random" {
+				hi := min(49407, cfg.VocabSize) // a small test vocabulary bounds the ids too
+				for j := range ids[i] {
+					ids[i][j] = int32(1 + r.IntN(hi-1))
+				}
+				continue
+			}
 			ids[i][0] = 49406
 			for j := 1; j < n-1; j++ {
 				ids[i][j] = int32(256 + r.IntN(49000))

@@ -6,8 +6,9 @@ import (
 )
 
 func TestBenchModel(t *testing.T) {
-	for _, tower := range []string{"image", "text"} {
-		out, err := runPLP(t, "bench", "--model", fixtureDir+"openclip_vit_f16.json", "--batch", "3", "--iters", "2", "--tower", tower, "--json")
+	for _, args := range [][]string{{"--tower", "image"}, {"--tower", "text"}, {"--tower", "text", "--text-ids", "random"}} {
+		tower := args[1]
+		out, err := runPLP(t, append([]string{"bench", "--model", fixtureDir + "openclip_vit_f16.json", "--batch", "3", "--iters", "2", "--json"}, args...)...)
 		if err != nil {
 			t.Fatalf("%s: %v", tower, err)
 		}
@@ -24,6 +25,7 @@ func TestBenchModel(t *testing.T) {
 		{"bench", "--model", "no-such-model"},
 		{"bench", "--model", fixtureDir + "openclip_vit_f16.json", "--tower", "audio"},
 		{"bench", "--model", fixtureDir + "openclip_vit_f16.json", "--batch", "0"},
+		{"bench", "--model", fixtureDir + "openclip_vit_f16.json", "--tower", "text", "--text-ids", "words"},
 	} {
 		if _, err := runPLP(t, args...); err == nil {
 			t.Errorf("%v: no error", args)
