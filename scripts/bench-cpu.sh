@@ -21,10 +21,15 @@ for s in 3152x768x2304 3152x768x768 3152x3072x768 3152x768x3072 4112x1024x4096; 
 done | tee "$out/gemm_torch.jsonl"
 
 log "whole models, batch 16, random weights"
-for pair in "openclip_ViT-B-16/openai image vitb16-image" "openclip_ViT-B-16/openai text vitb16-text" \
+# The text tower runs twice: on PyTorch's own input (random ids at all 77 positions, pooled at the largest,
+# where plp computes each text only up to its pooled position) and on texts that fill the context (where
+# it cannot skip anything).
+for pair in "openclip_ViT-B-16/openai image vitb16-image" "openclip_ViT-B-16/openai text vitb16-text --text-ids random" \
+            "openclip_ViT-B-16/openai text vitb16-text --text-tokens 77" \
             "timm_resnet50 image resnet50" "timm_convnext_base_in22k image convnext_base"; do
-  read -r model tower torchname <<<"$pair"
-  bin/plp bench --model "$model" --tower "$tower" --batch 16 --iters 3 --json | tee -a "$out/models_plp.jsonl"
+  read -r model tower torchname extra <<<"$pair"
+  # shellcheck disable=SC2086 # extra holds flags
+  bin/plp bench --model "$model" --tower "$tower" --batch 16 --iters 3 --json $extra | tee -a "$out/models_plp.jsonl"
   $py scripts/torch_bench.py model --model "$torchname" --batch 16 | tee -a "$out/models_torch.jsonl"
 done
 bin/plp bench --model openclip_RN50/openai --batch 16 --iters 3 --json | tee -a "$out/models_plp.jsonl"
