@@ -3,7 +3,6 @@ package textenc
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"plp/layers"
 	"plp/tensor"
@@ -87,15 +86,46 @@ func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tens
 		}
 	}
 
-	// Causal attention makes position i depend only on positions <= i, so the positions after the last
-	// end token of the batch cannot change any pooled feature: dropping them is exact and saves most of
-	// the work for short prompts. A trace sees the full sequence, as the reference intermediates do.
-	if n := slices.Max(eot) + 1; trace == nil && n < L {
-		for i := range T {
-			copy(flat[i*n:(i+1)*n], flat[i*L:i*L+n])
-		}
-		flat, L = flat[:T*n], n
+	if trace != nil {
+		return m.encodePadded(flat, T, L, eot, normalize, trace)
 	}
+	// Causal attention makes position i depend only on positions <= i, so a text's pooled feature (at its
+	// end token) depends only on its first eot+1 positions: the rest are dropped, and the kept positions
+	// of all texts run packed back to back as one sequence of sequences. LayerNorm and the projections act
+	// on each position alone, and packed attention keeps every text to itself, so this is exact.
+	lens := make([]int, T)
+	packed := flat[:0]
+	var posIdx []int
+	last := make([]int, T)
+	for i := range T {
+		n := eot[i] + 1
+		lens[i] = n
+		packed = append(packed, flat[i*L:i*L+n]...)
+		for j := range n {
+			posIdx = append(posIdx, j)
+		}
+		last[i] = len(packed) - 1
+	}
+	total := len(packed)
+	e := be.Gather(m.tokenEmb, packed)
+	pos := be.Gather(m.posEmb, posIdx)
+	x := be.Add(e, pos).Reshape(1, total, c.Width)
+	be.Free(e)
+	be.Free(pos)
+	for i := range m.blocks {
+		next := m.blocks[i].Forward(be, x, c.Heads, c.Act, tensor.AttnOpts{Causal: true, Lens: lens})
+		be.Free(x)
+		x = next
+	}
+	h := be.Gather(x.Reshape(total, c.Width), last)
+	be.Free(x)
+	return m.head(h, normalize), nil
+}
+
+// encodePadded runs the texts padded to the common length L ([T, L, W]), tracing every block output as
+// the reference intermediates are laid out.
+func (m *Model) encodePadded(flat []int, T, L int, eot []int, normalize bool, trace Trace) (*tensor.Tensor, error) {
+	c, be := m.cfg, m.be
 	e := be.Gather(m.tokenEmb, flat).Reshape(T, L, c.Width)
 	pos := m.posEmb
 	if L < c.ContextLength {
@@ -107,13 +137,17 @@ func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tens
 		next := m.blocks[i].Forward(be, x, c.Heads, c.Act, tensor.AttnOpts{Causal: true})
 		be.Free(x)
 		x = next
-		if trace != nil {
-			trace(fmt.Sprintf("block%d_out", i), x)
-		}
+		trace(fmt.Sprintf("block%d_out", i), x)
 	}
-	// ln_final acts on each position alone, so normalising only the pooled rows is exact.
 	h := be.TakeRows(x, eot)
 	be.Free(x)
+	return m.head(h, normalize), nil
+}
+
+// head applies ln_final and the projection to the pooled rows h [T, W] (and frees h). ln_final acts on
+// each position alone, so normalising only the pooled rows is exact.
+func (m *Model) head(h *tensor.Tensor, normalize bool) *tensor.Tensor {
+	be := m.be
 	pooled := m.lnFinal.Apply(be, h)
 	be.Free(h)
 	out := be.MatMul(pooled, m.proj, false, false)
@@ -123,7 +157,7 @@ func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tens
 		be.Free(out)
 		out = n
 	}
-	return out, nil
+	return out
 }
 
 // normEps is torch.nn.functional.normalize's default eps.

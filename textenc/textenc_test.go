@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -159,6 +160,57 @@ func TestShortContext(t *testing.T) {
 	}
 }
 
+// TestPackedMatchesPadded checks that packing each text's kept positions back to back (the untraced path)
+// equals the padded computation over the full context, for texts whose end tokens sit at different
+// positions, including one that ends at the first position and one that fills the context.
+func TestPackedMatchesPadded(t *testing.T) {
+	cfg, _ := readManifest(t, "openclip_vit_f16")
+	be := tensor.CPU{}
+	m, err := Load(cfg, be, open(t, fixtureDir+"openclip_vit_f16.safetensors"), "", "visual.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, tc := range []struct {
+		name string
+		ends []int // end-token position of each text; -1 draws random ids with the argmax anywhere
+	}{
+		{"mixed ends", []int{7, 0, 76, 30, 1, 63}},
+		{"one text", []int{12}},
+		{"random ids", []int{-1, -1, -1, -1, -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ids := make([][]int32, len(tc.ends))
+			for i, e := range tc.ends {
+				ids[i] = make([]int32, cfg.ContextLength)
+				for j := range ids[i] {
+					ids[i][j] = int32(1 + rng.IntN(cfg.VocabSize-2))
+				}
+				if e >= 0 {
+					ids[i][e] = int32(cfg.VocabSize - 1)
+				}
+			}
+			padded, err := m.Encode(ids, false, func(string, *tensor.Tensor) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			packed, err := m.EncodeText(ids, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(packed.Shape(), padded.Shape()) {
+				t.Fatalf("packed %v, padded %v", packed.Shape(), padded.Shape())
+			}
+			x, y := be.ToHost(packed), be.ToHost(padded)
+			for i := range x {
+				if math.Abs(float64(x[i]-y[i])) > 1e-5 {
+					t.Fatalf("embedding value %d: %v packed, %v padded", i, x[i], y[i])
+				}
+			}
+		})
+	}
+}
+
 func TestBadIDs(t *testing.T) {
 	cfg, _ := readManifest(t, "openclip_vit_f16")
 	m, err := Load(cfg, tensor.CPU{}, open(t, fixtureDir+"openclip_vit_f16.safetensors"), "", "visual.")
@@ -217,13 +269,23 @@ var TextB16 = Config{ContextLength: 77, VocabSize: 49408, Width: 512, Heads: 8, 
 	OutputDim: 512, Act: tensor.QuickGELU, LayerNormEps: 1e-5}
 
 // BenchmarkTextB16 encodes 16 texts with the ViT-B/16 text tower (random weights): prompt-length texts
-// (21 tokens, the rest padding) and texts that fill the 77-token context, the case PyTorch always computes.
+// (21 tokens, the rest padding), texts that fill the 77-token context, and random ids as PyTorch's
+// reference benchmark draws them (uniform in [1, 49407) over all 77 positions, pooled at the argmax, so
+// each text ends at a random position).
 func BenchmarkTextB16(b *testing.B) {
 	m, err := NewRandom(TextB16, tensor.CPU{}, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	const batch = 16
+	run := func(b *testing.B, ids [][]int32) {
+		for b.Loop() {
+			if _, err := m.EncodeText(ids, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "texts/s")
+	}
 	for _, n := range []int{21, 77} {
 		b.Run(fmt.Sprintf("tokens=%d", n), func(b *testing.B) {
 			ids := make([][]int32, batch)
@@ -234,14 +296,20 @@ func BenchmarkTextB16(b *testing.B) {
 				}
 				ids[i][0], ids[i][n-1] = 49406, 49407
 			}
-			for b.Loop() {
-				if _, err := m.EncodeText(ids, true); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "texts/s")
+			run(b, ids)
 		})
 	}
+	b.Run("tokens=77/random", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		ids := make([][]int32, batch)
+		for i := range ids {
+			ids[i] = make([]int32, 77)
+			for j := range ids[i] {
+				ids[i][j] = int32(1 + rng.IntN(49406))
+			}
+		}
+		run(b, ids)
+	})
 }
 
 // The fixture helpers shared by every family's tests.
