@@ -1,5 +1,12 @@
 package tensor
 
+import (
+	"math"
+	"sync"
+
+	"plp/kernels/cpu"
+)
+
 // conv2DChannelsLast is Conv2DAct on channels-last tensors: depthwise convolutions have their own loop,
 // the rest is dense.
 func (c CPU) conv2DChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo int) *Tensor {
@@ -10,9 +17,97 @@ func (c CPU) conv2DChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo i
 	return c.denseChannelsLast(x, w, bias, add, p, f, ho, wo)
 }
 
-// denseChannelsLast runs a channels-last convolution through the channels-first one.
+// patchFloats bounds the patch matrix built at once by denseChannelsLast (4 MiB): big enough that each
+// chunk's product amortises packing the weights again, small enough to stay in the last-level cache.
+const patchFloats = 1 << 20
+
+// patchPool recycles patch matrices across convolutions; they are fully overwritten, so they need no
+// zeroing.
+var patchPool sync.Pool
+
+// denseChannelsLast is a channels-last convolution as matrix products whose rows are output pixels:
+// out[pixel, o] = Σ patch[pixel, (ky, kx, ci)]·w[o, (ky, kx, ci)], with the bias, add and activation
+// in the product's epilogue. A 1×1 stride-1 unpadded convolution reads x itself as the patch matrix;
+// otherwise the patch matrix is built a chunk of rows at a time. Grouped convolutions go through the
+// channels-first code.
 func (c CPU) denseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo int) *Tensor {
-	return c.viaChannelsFirst(x, w, bias, add, p, f)
+	if p.Groups != 1 {
+		return c.viaChannelsFirst(x, w, bias, add, p, f)
+	}
+	B, H, W, cin := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	cout, kh, kw := w.shape[0], w.shape[1], w.shape[2]
+	xd, wd := host(x), host(w)
+	ep := &cpu.Epilogue{LdAdd: cout}
+	if bias != nil {
+		ep.ColBias = host(bias)
+	}
+	var ad []float32
+	if add != nil {
+		ad = host(add)
+	}
+	act, fused := epilogueAct(f)
+	ep.Act = act
+	rows, k := B*ho*wo, kh*kw*cin
+	out := make([]float32, rows*cout)
+	if kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 {
+		ep.Add = ad
+		cpu.SgemmEpilogue(false, true, rows, cout, k, xd, k, wd, k, out, cout, ep)
+	} else {
+		chunk := max(1, min(rows, patchFloats/max(k, 1)))
+		buf := getPatch(chunk * k)
+		patch := *buf
+		for r0 := 0; r0 < rows; r0 += chunk {
+			r1 := min(rows, r0+chunk)
+			parallelFor(r1-r0, max(16, 4096/k), func(lo, hi int) {
+				im2rowNHWC(patch[lo*k:hi*k], xd, r0+lo, r0+hi, H, W, cin, kh, kw, ho, wo, p)
+			})
+			if ad != nil {
+				ep.Add = ad[r0*cout:]
+			}
+			cpu.SgemmEpilogue(false, true, r1-r0, cout, k, patch, k, wd, k, out[r0*cout:], cout, ep)
+		}
+		patchPool.Put(buf)
+	}
+	if !fused {
+		finishEpilogue(out, nil, f)
+	}
+	return c.wrap(out, B, ho, wo, cout)
+}
+
+// getPatch returns a pooled buffer of at least n values.
+func getPatch(n int) *[]float32 {
+	if b, ok := patchPool.Get().(*[]float32); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]float32, n, max(n, patchFloats))
+	return &b
+}
+
+// im2rowNHWC writes rows [r0, r1) of the patch matrix of channels-last x [B, H, W, C] into dst: row
+// (b, oy, ox) holds x[b, oy·sh−ph+ky, ox·sw−pw+kx, :] for (ky, kx) in row-major order, zeros where that
+// pixel is padding. For one ky the kernel's columns read one contiguous run of x.
+func im2rowNHWC(dst, x []float32, r0, r1, H, W, C, kh, kw, ho, wo int, p Conv) {
+	k := kh * kw * C
+	run := kw * C
+	for r := r0; r < r1; r++ {
+		b, oy, ox := r/(ho*wo), (r/wo)%ho, r%wo
+		d := dst[(r-r0)*k : (r-r0+1)*k]
+		ix0 := ox*p.StrideW - p.PadW
+		kx0, kx1 := max(0, -ix0), min(kw, W-ix0)
+		for ky := 0; ky < kh; ky++ {
+			seg := d[ky*run : (ky+1)*run]
+			iy := oy*p.StrideH - p.PadH + ky
+			if iy < 0 || iy >= H || kx0 >= kx1 {
+				clear(seg)
+				continue
+			}
+			src := x[((b*H+iy)*W+ix0+kx0)*C : ((b*H+iy)*W+ix0+kx1)*C]
+			clear(seg[:kx0*C])
+			copy(seg[kx0*C:kx1*C], src)
+			clear(seg[kx1*C:])
+		}
+	}
 }
 
 // viaChannelsFirst computes a channels-last convolution by permuting to channels-first and back.
@@ -28,9 +123,57 @@ func (c CPU) viaChannelsFirst(x, w, bias, add *Tensor, p Conv, f Act) *Tensor {
 	return out
 }
 
-// pool2DChannelsLast pools channels-last x by permuting to channels-first and back.
+// pool2DChannelsLast pools channels-last x [B, H, W, C] into [B, ho, wo, C], each output pixel one
+// pass over its window's channel vectors. Padding counts as zeros in an average and is skipped by max.
 func (c CPU) pool2DChannelsLast(x *Tensor, p Pool, ho, wo int) *Tensor {
-	p.ChannelsLast = false
-	y := c.Pool2D(c.Permute(x, 0, 3, 1, 2), p)
-	return c.Permute(y, 0, 2, 3, 1)
+	B, H, W, C := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	xd := host(x)
+	out := make([]float32, B*ho*wo*C)
+	inv := 1 / float32(p.KH*p.KW)
+	parallelFor(B*ho, max(1, 4096/max(1, wo*C*p.KH*p.KW)), func(lo, hi int) {
+		for row := lo; row < hi; row++ {
+			b, oy := row/ho, row%ho
+			for ox := 0; ox < wo; ox++ {
+				dst := out[((row*wo)+ox)*C : ((row*wo)+ox+1)*C]
+				if p.Kind == MaxPool {
+					for i := range dst {
+						dst[i] = float32(math.Inf(-1))
+					}
+				}
+				for ky := 0; ky < p.KH; ky++ {
+					iy := oy*p.StrideH - p.PadH + ky
+					if iy < 0 || iy >= H {
+						continue
+					}
+					for kx := 0; kx < p.KW; kx++ {
+						ix := ox*p.StrideW - p.PadW + kx
+						if ix < 0 || ix >= W {
+							continue
+						}
+						src := xd[((b*H+iy)*W+ix)*C : ((b*H+iy)*W+ix+1)*C]
+						if p.Kind == MaxPool {
+							maxInto(dst, src)
+						} else {
+							cpu.Axpy(1, src, dst)
+						}
+					}
+				}
+				if p.Kind == AvgPool {
+					cpu.Scale(inv, dst)
+				}
+			}
+		}
+	})
+	return c.wrap(out, B, ho, wo, C)
+}
+
+// maxInto sets dst[i] = src[i] where src[i] > dst[i] (a NaN in src is skipped, as in channels-first
+// pooling).
+func maxInto(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		if v > dst[i] {
+			dst[i] = v
+		}
+	}
 }
