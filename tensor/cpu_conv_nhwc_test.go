@@ -46,9 +46,9 @@ func TestConv2DChannelsLast(t *testing.T) {
 		{3, 9, 6, 3, 4, 3, 2, 1, 1, false, true, tensor.GELU},
 		{1, 11, 13, 3, 8, 7, 2, 3, 1, true, false, tensor.ReLU}, // the ResNet stem
 		{2, 6, 6, 64, 40, 3, 1, 1, 1, true, true, tensor.ReLU},
-		{1, 5, 4, 5, 3, 3, 1, 0, 1, true, true, tensor.Tanh}, // an activation outside the SGEMM epilogue
+		{1, 5, 4, 5, 3, 3, 1, 0, 1, true, true, tensor.Tanh},      // an activation outside the SGEMM epilogue
 		{1, 4, 4, 3, 2, 7, 1, 3, 1, true, false, tensor.Identity}, // kernel wider than the image
-		{2, 6, 5, 4, 6, 3, 2, 1, 2, true, true, tensor.ReLU},     // grouped
+		{2, 6, 5, 4, 6, 3, 2, 1, 2, true, true, tensor.ReLU},      // grouped
 	}
 	be := tensor.CPU{}
 	r := rand.New(rand.NewPCG(1, 2))
