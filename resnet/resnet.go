@@ -9,9 +9,12 @@ import (
 
 // Trace receives named intermediates during Forward: "stem_out" and "layer{1..4}_out" ([B, C, H, W]).
 // Tensors are valid only during the call and must not be modified.
+//
+// Forward keeps activations channels-last ([B, H, W, C]), where a 1×1 convolution is one matrix product
+// over every pixel; traced tensors are permuted to channels-first for the caller.
 type Trace func(name string, t *tensor.Tensor)
 
-// conv is a convolution with its BatchNorm folded in.
+// conv is a channels-last convolution with its BatchNorm folded in: w is [out, k, k, in].
 type conv struct {
 	w, b *tensor.Tensor
 	p    tensor.Conv
@@ -51,8 +54,9 @@ func build(c Config, be tensor.Backend, h map[string][]float32) *Model {
 	folded := map[string]conv{}
 	for _, cb := range c.convs() {
 		w, b := FoldBatchNorm(h[cb.conv+".weight"], h[cb.bn+".weight"], h[cb.bn+".bias"], h[cb.bn+".running_mean"], h[cb.bn+".running_var"], BatchNormEps)
-		k := cb.shape[2]
-		folded[cb.conv] = conv{w: be.FromHost(w, cb.shape...), b: be.FromHost(b, cb.shape[0]), p: tensor.Conv{StrideH: 1, StrideW: 1, PadH: k / 2, PadW: k / 2, Groups: 1}}
+		o, i, k := cb.shape[0], cb.shape[1], cb.shape[2]
+		folded[cb.conv] = conv{w: be.FromHost(channelsLastWeight(w, o, i, k), o, k, k, i), b: be.FromHost(b, o),
+			p: tensor.Conv{StrideH: 1, StrideW: 1, PadH: k / 2, PadW: k / 2, Groups: 1, ChannelsLast: true}}
 	}
 	if c.Style == OpenCLIP {
 		s1 := folded["conv1"]
@@ -91,51 +95,64 @@ func build(c Config, be tensor.Backend, h map[string][]float32) *Model {
 	return m
 }
 
-func (m *Model) apply(x *tensor.Tensor, c conv, relu bool) *tensor.Tensor {
-	y := m.be.Conv2D(x, c.w, c.b, c.p)
-	if !relu {
-		return y
+// channelsLastWeight reorders a convolution weight [o, i, k, k] to [o, k, k, i].
+func channelsLastWeight(w []float32, o, i, k int) []float32 {
+	out := make([]float32, len(w))
+	for a := 0; a < o; a++ {
+		for c := 0; c < i; c++ {
+			for p := 0; p < k*k; p++ {
+				out[(a*k*k+p)*i+c] = w[(a*i+c)*k*k+p]
+			}
+		}
 	}
-	r := m.be.Activation(y, tensor.ReLU)
-	m.be.Free(y)
-	return r
+	return out
+}
+
+// apply runs c on channels-last x, then act(y + add) (add may be nil).
+func (m *Model) apply(x *tensor.Tensor, c conv, add *tensor.Tensor, act tensor.Act) *tensor.Tensor {
+	return m.be.Conv2DAct(x, c.w, c.b, add, c.p, act)
 }
 
 func (m *Model) avgPool(x *tensor.Tensor, k int) *tensor.Tensor {
-	return m.be.Pool2D(x, tensor.Pool{Kind: tensor.AvgPool, KH: k, KW: k, StrideH: k, StrideW: k})
+	return m.be.Pool2D(x, tensor.Pool{Kind: tensor.AvgPool, KH: k, KW: k, StrideH: k, StrideW: k, ChannelsLast: true})
 }
 
+// forwardBlock runs one bottleneck on channels-last x: the residual add and the last ReLU ride in
+// conv3's epilogue, relu(conv3(g) + bias + shortcut).
 func (m *Model) forwardBlock(x *tensor.Tensor, b *bottleneck) *tensor.Tensor {
 	be := m.be
-	h := m.apply(x, b.c1, true)
-	g := m.apply(h, b.c2, true)
-	be.Free(h)
-	if m.cfg.Style == OpenCLIP && b.stride > 1 {
-		p := m.avgPool(g, b.stride)
-		be.Free(g)
-		g = p
-	}
-	main := m.apply(g, b.c3, false)
-	be.Free(g)
 	short := x
 	if b.down != nil {
 		in := x
 		if m.cfg.Style == OpenCLIP && b.stride > 1 {
 			in = m.avgPool(x, b.stride)
 		}
-		short = m.apply(in, *b.down, false)
+		short = m.apply(in, *b.down, nil, tensor.Identity)
 		if in != x {
 			be.Free(in)
 		}
 	}
-	s := be.Add(main, short)
-	be.Free(main)
+	h := m.apply(x, b.c1, nil, tensor.ReLU)
+	g := m.apply(h, b.c2, nil, tensor.ReLU)
+	be.Free(h)
+	if m.cfg.Style == OpenCLIP && b.stride > 1 {
+		p := m.avgPool(g, b.stride)
+		be.Free(g)
+		g = p
+	}
+	out := m.apply(g, b.c3, short, tensor.ReLU)
+	be.Free(g)
 	if short != x {
 		be.Free(short)
 	}
-	out := be.Activation(s, tensor.ReLU)
-	be.Free(s)
 	return out
+}
+
+// traceNCHW hands trace the channels-first view of channels-last x.
+func (m *Model) traceNCHW(trace Trace, name string, x *tensor.Tensor) {
+	t := m.be.Permute(x, 0, 3, 1, 2)
+	trace(name, t)
+	m.be.Free(t)
 }
 
 // Forward encodes normalized images x [B, 3, S, S] (S = ImageSize for OpenCLIP, whose attention pool is
@@ -149,11 +166,10 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, logits *tensor.Te
 		c.Style == Timm && (x.Dim(2) < 32 || x.Dim(3) < 32) {
 		return nil, nil, fmt.Errorf("resnet: input %v, want [B 3 %d %d]", x.Shape(), c.ImageSize, c.ImageSize)
 	}
-	for i, s := range m.stem {
-		next := m.apply(x, s, true)
-		if i > 0 {
-			be.Free(x)
-		}
+	x = be.Permute(x, 0, 2, 3, 1)
+	for _, s := range m.stem {
+		next := m.apply(x, s, nil, tensor.ReLU)
+		be.Free(x)
 		x = next
 	}
 	if c.Style == OpenCLIP {
@@ -161,12 +177,12 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, logits *tensor.Te
 		be.Free(x)
 		x = p
 	} else {
-		p := be.Pool2D(x, tensor.Pool{Kind: tensor.MaxPool, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
+		p := be.Pool2D(x, tensor.Pool{Kind: tensor.MaxPool, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, ChannelsLast: true})
 		be.Free(x)
 		x = p
 	}
 	if trace != nil {
-		trace("stem_out", x)
+		m.traceNCHW(trace, "stem_out", x)
 	}
 	bi := 0
 	for i, n := range c.Layers {
@@ -177,7 +193,7 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, logits *tensor.Te
 			bi++
 		}
 		if trace != nil {
-			trace("layer"+strconv.Itoa(i+1)+"_out", x)
+			m.traceNCHW(trace, "layer"+strconv.Itoa(i+1)+"_out", x)
 		}
 	}
 	if c.Style == OpenCLIP {
@@ -185,8 +201,8 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, logits *tensor.Te
 		be.Free(x)
 		return embed, nil, nil
 	}
-	B, C := x.Dim(0), x.Dim(1)
-	embed = be.Reduce(x.Reshape(B, C, -1), 2, tensor.Mean)
+	B, C := x.Dim(0), x.Dim(3)
+	embed = be.Reduce(x.Reshape(B, -1, C), 1, tensor.Mean)
 	be.Free(x)
 	if m.fc != nil {
 		logits = be.Linear(embed, m.fc, m.fcb)
@@ -194,16 +210,14 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, logits *tensor.Te
 	return embed, logits, nil
 }
 
-// attnPool is open_clip's AttentionPool2d on x [B, C, h, w]: the spatial tokens with their mean
-// prepended, plus the positional embedding, attended to by the mean token only, then c_proj.
+// attnPool is open_clip's AttentionPool2d on channels-last x [B, h, w, C]: the spatial tokens with their
+// mean prepended, plus the positional embedding, attended to by the mean token only, then c_proj.
 func (m *Model) attnPool(x *tensor.Tensor) *tensor.Tensor {
 	be := m.be
-	B, C := x.Dim(0), x.Dim(1)
-	flat := x.Reshape(B, C, -1)
-	tok := be.Permute(flat, 0, 2, 1) // [B, hw, C]
-	mean := be.Reduce(flat, 2, tensor.Mean).Reshape(B, 1, C)
+	B, C := x.Dim(0), x.Dim(3)
+	tok := x.Reshape(B, -1, C) // row-major spatial order, as open_clip flattens
+	mean := be.Reduce(tok, 1, tensor.Mean).Reshape(B, 1, C)
 	all := be.Concat(1, mean, tok)
-	be.Free(tok)
 	be.Free(mean)
 	seq := be.Add(all, m.pos)
 	be.Free(all)
