@@ -30,6 +30,7 @@ var (
 var avx512Kernel = &microKernel{
 	name: "avx512", mr: 14, nr: 32, mc: 14 * 8, kc: 256, nc: 1024,
 	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512, packCols: packColsAVX512,
+	epilogue: epilogueAVX512,
 }
 
 // packRowsAVX512 is packRowsGo in vector code: full 14- and 32-row panels

@@ -24,6 +24,11 @@ type microKernel struct {
 	packRows func(dst, src []float32, ld, rows, kc, w int)
 	// packCols copies rows stored ld apart; nil means packColsGo.
 	packCols func(dst, src []float32, ld, cols, kc, w int)
+	// fnRows is fn reading mr rows of A in place, stored lda apart, instead
+	// of a packed micro-panel; nil if the kernel has no such variant.
+	fnRows func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+	// epilogue applies an Epilogue to a block of C; nil means epilogueVec.
+	epilogue func(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int)
 }
 
 // kernel is the micro-kernel Sgemm uses; set once at start-up.
@@ -32,7 +37,7 @@ var kernel = bestKernel()
 // goKernel is the portable micro-kernel behind sgemmGo.
 var goKernel = &microKernel{
 	name: "go", mr: 4, nr: 4, mc: 64, kc: 256, nc: 512,
-	fn: kernel4x4Go,
+	fn: kernel4x4Go, epilogue: epilogueGo,
 }
 
 var threads atomic.Int64
@@ -113,11 +118,20 @@ func checkMatrix(name string, trans bool, r, c int, s []float32, ld int) {
 const minParallelFlops = 1 << 23
 
 func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmEp(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// sgemmEp is sgemm followed by ep (nil for none) on every element of C,
+// applied tile by tile as each tile of C is finished.
+func sgemmEp(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 || alpha == 0 {
 		scaleMatrix(m, n, beta, c, ldc)
+		if ep != nil {
+			kern.applyEpilogue(ep, 0, m, 0, n, c, ldc)
+		}
 		return
 	}
 	t := Threads()
@@ -142,12 +156,12 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 				if transB {
 					bs = b[j0*ldb:]
 				}
-				gemm(kern, 1, transA, transB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
+				gemmEp(kern, 1, transA, transB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc, ep.cols(j0))
 			}
 		})
 		return
 	}
-	gemm(kern, min(t, bands), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmEp(kern, min(t, bands), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep)
 }
 
 // parallel runs f(0), …, f(t-1) concurrently, f(0) on the calling goroutine.
@@ -198,21 +212,46 @@ func getBuffer(pool *sync.Pool, n int) *[]float32 {
 	return &s
 }
 
-// gemm is the BLIS loop nest on t goroutines, with the two innermost loops
-// swapped. For each kc×nc panel of B, the goroutines pack its micro-panels
-// into one shared buffer, then sweep C in bands of mc rows: each packs the
-// mc×kc block of A for its band into its own buffer and runs the
-// micro-kernel over the band's mr×nr tiles, row of tiles by row of tiles.
-// Work is handed out by atomic counters rather than split evenly up front,
-// so a goroutine that loses its core for a while delays the others little.
+// inPlaceMaxN is the widest op(B) for which gemm reads A in place rather
+// than packing it, where the kernel can.
+var inPlaceMaxN = 0
+
+// maxPackedCols bounds the columns of B that gemm packs at once (8 MiB of
+// panels at kc = 256).
+const maxPackedCols = 8192
+
+// gemm is the BLIS loop nest on t goroutines, with the column loop moved
+// inside the row bands so that A is packed once per band and kc block.
+// For each kc block, the goroutines pack the block's rows of op(B), all
+// columns, into one shared buffer of micro-panels, then sweep C in bands of
+// mc rows: each packs the mc×kc block of A for its band into its own buffer
+// and runs the micro-kernel over the band's mr×nr tiles, nc columns at a
+// time, row of tiles by row of tiles, so that nc columns of B panels stay
+// in L2 while the A micro-panel stays in L1. Work is handed out by atomic
+// counters rather than split evenly up front, so a goroutine that loses
+// its core for a while delays the others little.
 func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmEp(kern, t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// gemmEp is gemm applying ep to each tile of C after its last kc block.
+func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
 	mr, nr := kern.mr, kern.nr
+	// Columns [0, n) in chunks of at most maxPackedCols, each cut into
+	// equal panels of at most kern.nc columns.
+	chunk := (n + maxPackedCols - 1) / maxPackedCols
+	chunk = ((n+chunk-1)/chunk + nr - 1) / nr * nr
+	ncStep := (chunk + kern.nc - 1) / kern.nc
+	ncStep = ((chunk+ncStep-1)/ncStep + nr - 1) / nr * nr
+	// Reading A in place saves packing it where each A value meets few
+	// columns of B, so that packing would cost as much as the products.
+	inPlace := kern.fnRows != nil && !transA && n <= inPlaceMaxN && 32*lda <= 1<<30
 	aSize := (kern.mc + mr - 1) / mr * mr * kern.kc
 	bufs := make([]*[]float32, t)
 	for w := range bufs {
 		bufs[w] = getBuffer(&aPool, aSize+mr*nr)
 	}
-	bbuf := getBuffer(&bPool, (kern.nc+nr-1)/nr*nr*kern.kc)
+	bbuf := getBuffer(&bPool, chunk*kern.kc)
 	defer func() {
 		for _, buf := range bufs {
 			aPool.Put(buf)
@@ -221,12 +260,9 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 	}()
 	bpack := *bbuf
 	bands := (m + kern.mc - 1) / kern.mc
-	// Cut n into equal panels of at most kern.nc columns.
-	ncStep := (n + kern.nc - 1) / kern.nc
-	ncStep = ((n+ncStep-1)/ncStep + nr - 1) / nr * nr
-	for jc := 0; jc < n; jc += ncStep {
-		nc := min(ncStep, n-jc)
-		panels := (nc + nr - 1) / nr
+	for j0 := 0; j0 < n; j0 += chunk {
+		cw := min(chunk, n-j0)
+		panels := (cw + nr - 1) / nr
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
 			const panelsPerGrab = 4
@@ -237,13 +273,14 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 					if q >= panels {
 						return
 					}
-					packB(kern, bpack, transB, b, ldb, pc, kc, jc, nc, q, min(q+panelsPerGrab, panels))
+					packB(kern, bpack, transB, b, ldb, pc, kc, j0, cw, q, min(q+panelsPerGrab, panels))
 				}
 			})
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
+			last := pc+kc == k
 			parallel(t, func(w int) {
 				apack := (*bufs[w])[:aSize]
 				tile := (*bufs[w])[aSize : aSize+mr*nr]
@@ -254,22 +291,45 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 					}
 					ic := band * kern.mc
 					mc := min(kern.mc, m-ic)
-					packA(kern, apack, transA, a, lda, ic, mc, pc, kc)
-					// The A micro-panel stays in L1 while the B micro-panels
-					// stream past it from L2.
-					for ir := 0; ir < mc; ir += mr {
-						mrr := min(mr, mc-ir)
-						ap := &apack[ir*kc]
-						for jr := 0; jr < nc; jr += nr {
-							nrr := min(nr, nc-jr)
-							bp := &bpack[jr*kc]
-							ci := (ic+ir)*ldc + jc + jr
-							if mrr == mr && nrr == nr {
-								kern.fn(kc, ap, bp, &c[ci], ldc, alpha, bet)
-								continue
+					full := mc / mr * mr // rows of whole micro-panels
+					if inPlace {
+						if full < mc {
+							packA(kern, apack[full*kc:], false, a, lda, ic+full, mc-full, pc, kc)
+						}
+					} else {
+						packA(kern, apack, transA, a, lda, ic, mc, pc, kc)
+					}
+					for jc := 0; jc < cw; jc += ncStep {
+						nc := min(ncStep, cw-jc)
+						// The A micro-panel stays in L1 while the B
+						// micro-panels stream past it from L2.
+						for ir := 0; ir < mc; ir += mr {
+							mrr := min(mr, mc-ir)
+							ap := &apack[ir*kc]
+							rows := inPlace && mrr == mr
+							for jr := jc; jr < jc+nc; jr += nr {
+								nrr := min(nr, cw-jr)
+								bp := &bpack[jr*kc]
+								i0, jj := ic+ir, j0+jr
+								ci := i0*ldc + jj
+								switch {
+								case mrr == mr && nrr == nr && rows:
+									kern.fnRows(kc, &a[i0*lda+pc], lda, bp, &c[ci], ldc, alpha, bet)
+								case mrr == mr && nrr == nr:
+									kern.fn(kc, ap, bp, &c[ci], ldc, alpha, bet)
+								default:
+									if rows {
+										kern.fnRows(kc, &a[i0*lda+pc], lda, bp, &tile[0], nr, 1, 0)
+									} else {
+										kern.fn(kc, ap, bp, &tile[0], nr, 1, 0)
+									}
+									mergeTile(mrr, nrr, alpha, tile, nr, bet, c[ci:], ldc)
+								}
+								if last && ep != nil {
+									// The tile is still in L1.
+									kern.applyEpilogue(ep, i0, mrr, jj, nrr, c, ldc)
+								}
 							}
-							kern.fn(kc, ap, bp, &tile[0], nr, 1, 0)
-							mergeTile(mrr, nrr, alpha, tile, nr, bet, c[ci:], ldc)
 						}
 					}
 				}

@@ -120,3 +120,137 @@ func BenchmarkTransposes(b *testing.B) {
 		})
 	}
 }
+
+// modelShapes are the GEMMs where the model forward passes spend their
+// time, M×K×N with op(B) = Wᵀ: CLIP text blocks (16 prompts of 77 tokens),
+// and the channels-last ResNet-50 convolutions at batch 16 (M = B·H·W, K =
+// kh·kw·Cin, N = Cout), and the per-image NCHW convolutions (M = Cout,
+// N = H·W, B stored K×N as im2col lays it out).
+var modelShapes = []struct {
+	name    string
+	m, k, n int
+	transB  bool
+}{
+	{"text-qkv", 1232, 512, 1536, true}, {"text-proj", 1232, 512, 512, true},
+	{"text-fc1", 1232, 512, 2048, true}, {"text-fc2", 1232, 2048, 512, true},
+	{"nhwc-l1-1x1", 50176, 64, 64, true}, {"nhwc-l1-3x3", 50176, 576, 64, true},
+	{"nhwc-l1-exp", 50176, 64, 256, true}, {"nhwc-l2-3x3", 12544, 1152, 128, true},
+	{"nhwc-l3-red", 3136, 1024, 256, true}, {"nhwc-l3-exp", 3136, 256, 1024, true},
+	{"nhwc-l4-3x3", 784, 4608, 512, true}, {"nhwc-l4-exp", 784, 512, 2048, true},
+	{"nchw-l1-3x3", 64, 576, 3136, false}, {"nchw-l1-exp", 256, 64, 3136, false},
+	{"nchw-l3-exp", 1024, 256, 196, false}, {"nchw-l4-exp", 2048, 512, 49, false},
+	{"nchw-l4-3x3", 512, 4608, 49, false},
+}
+
+// BenchmarkSgemmModel times Sgemm on modelShapes.
+func BenchmarkSgemmModel(b *testing.B) {
+	for _, s := range modelShapes {
+		b.Run(fmt.Sprintf("%s/%dx%dx%d", s.name, s.m, s.k, s.n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			a := make([]float32, s.m*s.k)
+			w := make([]float32, s.n*s.k)
+			c := make([]float32, s.m*s.n)
+			for i := range a {
+				a[i] = rng.Float32()
+			}
+			for i := range w {
+				w[i] = rng.Float32()
+			}
+			ldb := s.n
+			if s.transB {
+				ldb = s.k
+			}
+			Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, w, ldb, 0, c, s.n)
+			b.ResetTimer()
+			cpu0 := processCPUTime()
+			for i := 0; i < b.N; i++ {
+				Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, w, ldb, 0, c, s.n)
+			}
+			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if cpu := processCPUTime() - cpu0; cpu > 0 {
+				b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+			}
+		})
+	}
+}
+
+// epilogueShapes are the linear layers of the ViT-B/16 image tower (3152
+// tokens) and the CLIP text tower (1232 tokens) with their epilogues.
+var epilogueShapes = []struct {
+	name          string
+	m, k, n       int
+	bias, residue bool
+	act           Act
+}{
+	{"vit-qkv-bias", 3152, 768, 2304, true, false, ActNone},
+	{"vit-fc1-bias-gelu", 3152, 768, 3072, true, false, ActGELU},
+	{"vit-fc2-bias-add", 3152, 3072, 768, true, true, ActNone},
+	{"text-qkv-bias", 1232, 512, 1536, true, false, ActNone},
+	{"text-fc1-bias-qgelu", 1232, 512, 2048, true, false, ActQuickGELU},
+	{"text-fc2-bias-add", 1232, 2048, 512, true, true, ActNone},
+}
+
+// BenchmarkSgemmEpilogue times x·Wᵀ with its epilogue three ways: fused
+// (SgemmEpilogue), Sgemm then one pass applying the whole epilogue, and
+// Sgemm then one pass per term, as unfused layers run.
+func BenchmarkSgemmEpilogue(b *testing.B) {
+	for _, s := range epilogueShapes {
+		rng := rand.New(rand.NewPCG(1, 1))
+		fill := func(n int) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = rng.Float32() - 0.5
+			}
+			return v
+		}
+		x, w, c := fill(s.m*s.k), fill(s.n*s.k), make([]float32, s.m*s.n)
+		ep := &Epilogue{Act: s.act, LdAdd: s.n}
+		if s.bias {
+			ep.ColBias = fill(s.n)
+		}
+		if s.residue {
+			ep.Add = fill(s.m * s.n)
+		}
+		variants := []struct {
+			name string
+			run  func()
+		}{
+			{"fused", func() { SgemmEpilogue(false, true, s.m, s.n, s.k, x, s.k, w, s.k, c, s.n, ep) }},
+			{"onepass", func() {
+				Sgemm(false, true, s.m, s.n, s.k, 1, x, s.k, w, s.k, 0, c, s.n)
+				pass(s.m, func(i0, i1 int) { epilogueVec(ep, i0, i1-i0, 0, s.n, c, s.n) })
+			}},
+			{"passes", func() {
+				Sgemm(false, true, s.m, s.n, s.k, 1, x, s.k, w, s.k, 0, c, s.n)
+				for _, e := range []*Epilogue{{ColBias: ep.ColBias}, {Add: ep.Add, LdAdd: ep.LdAdd}, {Act: ep.Act}} {
+					if e.ColBias != nil || e.Add != nil || e.Act != ActNone {
+						pass(s.m, func(i0, i1 int) { kernel.applyEpilogue(e, i0, i1-i0, 0, s.n, c, s.n) })
+					}
+				}
+			}},
+		}
+		for _, v := range variants {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", s.name, s.m, s.k, s.n, v.name), func(b *testing.B) {
+				v.run()
+				b.ResetTimer()
+				cpu0 := processCPUTime()
+				for i := 0; i < b.N; i++ {
+					v.run()
+				}
+				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				if cpu := processCPUTime() - cpu0; cpu > 0 {
+					b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+				}
+			})
+		}
+	}
+}
+
+// pass runs f over [0, m) split evenly among Threads() goroutines, as the
+// backend runs its elementwise passes.
+func pass(m int, f func(i0, i1 int)) {
+	t := Threads()
+	parallel(t, func(w int) { f(w*m/t, (w+1)*m/t) })
+}
