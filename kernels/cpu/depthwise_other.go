@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package cpu
+
+func depthwiseRow(dst, src []float32, ld int, w, bias []float32, c, kh, kw, wo, stride int) {
+	depthwiseRowGo(dst, src, ld, w, bias, c, kh, kw, wo, stride)
+}
