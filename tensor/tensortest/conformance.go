@@ -272,6 +272,7 @@ func Cases() []Case {
 			})
 		}
 	}
+	cs = append(cs, epilogueCases()...)
 	type bin struct {
 		name string
 		f    func(be tensor.Backend, a, b *tensor.Tensor) *tensor.Tensor
@@ -468,6 +469,101 @@ func Cases() []Case {
 	}
 	cs = append(cs, shapeCases()...)
 	cs = append(cs, backwardCases()...)
+	return cs
+}
+
+// epilogueActs are the activations LinearAct and Conv2DAct fuse.
+var epilogueActs = []struct {
+	name string
+	f    tensor.Act
+}{{"Identity", tensor.Identity}, {"ReLU", tensor.ReLU}, {"GELU", tensor.GELU}, {"QuickGELU", tensor.QuickGELU}}
+
+// finishRef applies y = f(y + add) to the reference in place.
+func finishRef(want []float64, add []float32, f tensor.Act) {
+	for i := range want {
+		if add != nil {
+			want[i] += float64(add[i])
+		}
+		if f != tensor.Identity {
+			want[i] = refAct(f, want[i])
+		}
+	}
+}
+
+// epilogueCases checks LinearAct and Conv2DAct, channels first, with and without bias and add, for every
+// fused activation; the activations add their own rounding to the product's.
+func epilogueCases() []Case {
+	var cs []Case
+	for _, s := range []struct{ rows, in, out int }{{7, 17, 63}, {45, 130, 37}} {
+		for _, act := range epilogueActs {
+			for _, c := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+				s, act, withBias, withAdd := s, act, c[0], c[1]
+				cs = append(cs, Case{
+					Name: fmt.Sprintf("LinearAct/%dx%d->%d_bias%v_add%v_%s", s.rows, s.in, s.out, withBias, withAdd, act.name),
+					Tol:  sumTol(s.in) + 4e-6,
+					Run: func(be tensor.Backend, r *rand.Rand) ([]float32, []float64) {
+						x, w, b, add := randn(r, 2*s.rows*s.in), randn(r, s.out*s.in), randn(r, s.out), randn(r, 2*s.rows*s.out)
+						var bt, at *tensor.Tensor
+						if withBias {
+							bt = be.FromHost(b, s.out)
+						}
+						if !withAdd {
+							add = nil
+						} else {
+							at = be.FromHost(add, 2, s.rows, s.out)
+						}
+						got := be.ToHost(be.LinearAct(be.FromHost(x, 2, s.rows, s.in), be.FromHost(w, s.out, s.in), bt, at, act.f))
+						want := refMatMul(f64(x), f64(w), 2*s.rows, s.out, s.in, false, true)
+						if withBias {
+							for i := range want {
+								want[i] += float64(b[i%s.out])
+							}
+						}
+						finishRef(want, add, act.f)
+						return got, want
+					},
+				})
+			}
+		}
+	}
+	convs := []struct {
+		B, cin, H, W, cout, kh, kw int
+		p                          tensor.Conv
+	}{
+		{2, 6, 9, 9, 20, 1, 1, tensor.Conv{StrideH: 1, StrideW: 1, Groups: 1}},
+		{2, 3, 17, 13, 5, 3, 3, tensor.Conv{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, Groups: 1}},
+		{1, 6, 11, 10, 4, 3, 2, tensor.Conv{StrideH: 1, StrideW: 2, PadH: 1, PadW: 0, Groups: 2}},
+		{2, 8, 7, 7, 8, 3, 3, tensor.Conv{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 8}},
+	}
+	for si, s := range convs {
+		for ai, act := range epilogueActs {
+			s, act := s, act
+			// Each activation meets every bias/add combination across the shapes.
+			withBias, withAdd := (si+ai)&1 != 0, (si+ai)&2 != 0
+			k := s.cin / s.p.Groups * s.kh * s.kw
+			cs = append(cs, Case{
+				Name: fmt.Sprintf("Conv2DAct/%dx%dx%dx%d_w%dx%dx%dx%d_s%d_g%d_bias%v_add%v_%s", s.B, s.cin, s.H, s.W, s.cout, s.cin/s.p.Groups, s.kh, s.kw, s.p.StrideH, s.p.Groups, withBias, withAdd, act.name),
+				Tol:  sumTol(k) + 4e-6,
+				Run: func(be tensor.Backend, r *rand.Rand) ([]float32, []float64) {
+					x, w, b := randn(r, s.B*s.cin*s.H*s.W), randn(r, s.cout*(s.cin/s.p.Groups)*s.kh*s.kw), randn(r, s.cout)
+					var bt *tensor.Tensor
+					var bref []float64
+					if withBias {
+						bt, bref = be.FromHost(b, s.cout), f64(b)
+					}
+					want, ho, wo := refConv(f64(x), f64(w), bref, s.B, s.cin, s.H, s.W, s.cout, s.kh, s.kw, s.p)
+					var add []float32
+					var at *tensor.Tensor
+					if withAdd {
+						add = randn(r, len(want))
+						at = be.FromHost(add, s.B, s.cout, ho, wo)
+					}
+					got := be.ToHost(be.Conv2DAct(be.FromHost(x, s.B, s.cin, s.H, s.W), be.FromHost(w, s.cout, s.cin/s.p.Groups, s.kh, s.kw), bt, at, s.p, act.f))
+					finishRef(want, add, act.f)
+					return got, want
+				}})
+		}
+	}
 	return cs
 }
 
