@@ -19,7 +19,9 @@ func (c CPU) conv2DChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo i
 
 // patchFloats bounds the patch matrix built at once by denseChannelsLast (4 MiB): big enough that each
 // chunk's product amortises packing the weights again, small enough to stay in the last-level cache.
-const patchFloats = 1 << 20
+var patchFloats = 1 << 20
+
+var minPatchRows = 896
 
 // patchPool recycles patch matrices across convolutions; they are fully overwritten, so they need no
 // zeroing.
@@ -53,7 +55,7 @@ func (c CPU) denseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo in
 		ep.Add = ad
 		cpu.SgemmEpilogue(false, true, rows, cout, k, xd, k, wd, k, out, cout, ep)
 	} else {
-		chunk := max(1, min(rows, patchFloats/max(k, 1)))
+		chunk := min(rows, patchRows(k))
 		buf := getPatch(chunk * k)
 		patch := *buf
 		for r0 := 0; r0 < rows; r0 += chunk {
@@ -72,6 +74,14 @@ func (c CPU) denseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo in
 		finishEpilogue(out, nil, f)
 	}
 	return c.wrap(out, B, ho, wo, cout)
+}
+
+// patchRows is the number of patch rows built at once for k columns: about patchFloats values, but at
+// least minPatchRows rows so that packing the weights again for each chunk stays cheap beside the
+// product, and a whole number of the SGEMM's 112-row bands.
+func patchRows(k int) int {
+	r := max(minPatchRows, patchFloats/max(k, 1))
+	return (r + 111) / 112 * 112
 }
 
 // getPatch returns a pooled buffer of at least n values.
