@@ -36,46 +36,10 @@ func (c CPU) LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 	out := make([]float32, len(xd))
 	parallelFor(rows, max(1, 4096/max(n, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			layerNormRow(out[r*n:(r+1)*n], xd[r*n:(r+1)*n], wd, bd, eps)
+			cpu.LayerNorm(out[r*n:(r+1)*n], xd[r*n:(r+1)*n], wd, bd, eps)
 		}
 	})
 	return c.wrap(out, x.shape...)
-}
-
-// layerNormRow uses two passes with float64 sums: rows are short, and the extra precision keeps the
-// variance of large-offset activations (late ViT blocks) from cancelling.
-func layerNormRow(dst, x, w, b []float32, eps float32) {
-	var s float64
-	for _, v := range x {
-		s += float64(v)
-	}
-	mean := s / float64(len(x))
-	var ss float64
-	for _, v := range x {
-		d := float64(v) - mean
-		ss += d * d
-	}
-	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	m := float32(mean)
-	switch {
-	case w != nil && b != nil:
-		for i, v := range x {
-			dst[i] = (v-m)*inv*w[i] + b[i]
-		}
-	case w != nil:
-		for i, v := range x {
-			dst[i] = (v - m) * inv * w[i]
-		}
-	default:
-		for i, v := range x {
-			dst[i] = (v - m) * inv
-		}
-		if b != nil {
-			for i := range dst {
-				dst[i] += b[i]
-			}
-		}
-	}
 }
 
 // Softmax implements Backend.
