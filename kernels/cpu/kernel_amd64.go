@@ -8,6 +8,9 @@ import "golang.org/x/sys/cpu"
 func sgemmKernel14x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func sgemmKernel14x32RowsAVX512(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -30,7 +33,7 @@ var (
 var avx512Kernel = &microKernel{
 	name: "avx512", mr: 14, nr: 32, mc: 14 * 8, kc: 256, nc: 1024,
 	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512, packCols: packColsAVX512,
-	epilogue: epilogueAVX512,
+	fnRows: sgemmKernel14x32RowsAVX512, epilogue: epilogueAVX512,
 }
 
 // packRowsAVX512 is packRowsGo in vector code: full 14- and 32-row panels

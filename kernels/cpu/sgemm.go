@@ -213,8 +213,12 @@ func getBuffer(pool *sync.Pool, n int) *[]float32 {
 }
 
 // inPlaceMaxN is the widest op(B) for which gemm reads A in place rather
-// than packing it, where the kernel can.
-var inPlaceMaxN = 0
+// than packing it, where the kernel can. Up to two column tiles, each A
+// value meets too few columns of B to repay packing it (ResNet's 7×7
+// channels-first maps, its 64-channel channels-last convolutions); past
+// that, 14 rows of A far apart in memory crowd the B micro-panels out of
+// L1 (BenchmarkSgemmInPlaceA).
+var inPlaceMaxN = 64
 
 // maxPackedCols bounds the columns of B that gemm packs at once (8 MiB of
 // panels at kc = 256).

@@ -254,3 +254,44 @@ func pass(m int, f func(i0, i1 int)) {
 	t := Threads()
 	parallel(t, func(w int) { f(w*m/t, (w+1)*m/t) })
 }
+
+// BenchmarkSgemmInPlaceA times modelShapes with A packed and read in
+// place, where the kernel can read it in place: the data behind inPlaceMaxN.
+func BenchmarkSgemmInPlaceA(b *testing.B) {
+	defer func(v int) { inPlaceMaxN = v }(inPlaceMaxN)
+	for _, s := range modelShapes {
+		rng := rand.New(rand.NewPCG(1, 1))
+		a := make([]float32, s.m*s.k)
+		w := make([]float32, s.n*s.k)
+		c := make([]float32, s.m*s.n)
+		for i := range a {
+			a[i] = rng.Float32()
+		}
+		for i := range w {
+			w[i] = rng.Float32()
+		}
+		ldb := s.n
+		if s.transB {
+			ldb = s.k
+		}
+		for _, v := range []struct {
+			name string
+			max  int
+		}{{"packed", 0}, {"inplace", 1 << 30}} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", s.name, s.m, s.k, s.n, v.name), func(b *testing.B) {
+				inPlaceMaxN = v.max
+				Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, w, ldb, 0, c, s.n)
+				b.ResetTimer()
+				cpu0 := processCPUTime()
+				for i := 0; i < b.N; i++ {
+					Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, w, ldb, 0, c, s.n)
+				}
+				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				if cpu := processCPUTime() - cpu0; cpu > 0 {
+					b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+				}
+			})
+		}
+	}
+}
