@@ -220,20 +220,18 @@ func getBuffer(pool *sync.Pool, n int) *[]float32 {
 // L1 (BenchmarkSgemmInPlaceA).
 var inPlaceMaxN = 64
 
-// maxPackedCols bounds the columns of B that gemm packs at once (8 MiB of
-// panels at kc = 256).
-const maxPackedCols = 8192
-
-// gemm is the BLIS loop nest on t goroutines, with the column loop moved
-// inside the row bands so that A is packed once per band and kc block.
-// For each kc block, the goroutines pack the block's rows of op(B), all
-// columns, into one shared buffer of micro-panels, then sweep C in bands of
-// mc rows: each packs the mc×kc block of A for its band into its own buffer
-// and runs the micro-kernel over the band's mr×nr tiles, nc columns at a
-// time, row of tiles by row of tiles, so that nc columns of B panels stay
-// in L2 while the A micro-panel stays in L1. Work is handed out by atomic
-// counters rather than split evenly up front, so a goroutine that loses
-// its core for a while delays the others little.
+// gemm is the BLIS loop nest on t goroutines, with the two innermost loops
+// swapped. For each kc×nc panel of B, the goroutines pack its micro-panels
+// into one shared buffer, then sweep C in bands of mc rows: each packs the
+// mc×kc block of A for its band into its own buffer and runs the
+// micro-kernel over the band's mr×nr tiles, row of tiles by row of tiles.
+// Work is handed out by atomic counters rather than split evenly up front,
+// so a goroutine that loses its core for a while delays the others little.
+//
+// A is packed again for every panel of B. Packing it once per band and kc
+// block instead, with all of B's columns inside the band, measured no
+// faster on the ViT and text shapes: the B panels then stream from L3 for
+// every band rather than staying in L2.
 func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gemmEp(kern, t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
@@ -241,12 +239,9 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 // gemmEp is gemm applying ep to each tile of C after its last kc block.
 func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
 	mr, nr := kern.mr, kern.nr
-	// Columns [0, n) in chunks of at most maxPackedCols, each cut into
-	// equal panels of at most kern.nc columns.
-	chunk := (n + maxPackedCols - 1) / maxPackedCols
-	chunk = ((n+chunk-1)/chunk + nr - 1) / nr * nr
-	ncStep := (chunk + kern.nc - 1) / kern.nc
-	ncStep = ((chunk+ncStep-1)/ncStep + nr - 1) / nr * nr
+	// Cut n into equal panels of at most kern.nc columns.
+	ncStep := (n + kern.nc - 1) / kern.nc
+	ncStep = ((n+ncStep-1)/ncStep + nr - 1) / nr * nr
 	// Reading A in place saves packing it where each A value meets few
 	// columns of B, so that packing would cost as much as the products.
 	inPlace := kern.fnRows != nil && !transA && n <= inPlaceMaxN && 32*lda <= 1<<30
@@ -255,7 +250,7 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 	for w := range bufs {
 		bufs[w] = getBuffer(&aPool, aSize+mr*nr)
 	}
-	bbuf := getBuffer(&bPool, chunk*kern.kc)
+	bbuf := getBuffer(&bPool, ncStep*kern.kc)
 	defer func() {
 		for _, buf := range bufs {
 			aPool.Put(buf)
@@ -263,10 +258,11 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 		bPool.Put(bbuf)
 	}()
 	bpack := *bbuf
-	bands := (m + kern.mc - 1) / kern.mc
-	for j0 := 0; j0 < n; j0 += chunk {
-		cw := min(chunk, n-j0)
-		panels := (cw + nr - 1) / nr
+	starts := bandStarts(m, kern.mc, mr, t)
+	bands := len(starts) - 1
+	for jc := 0; jc < n; jc += ncStep {
+		nc := min(ncStep, n-jc)
+		panels := (nc + nr - 1) / nr
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
 			const panelsPerGrab = 4
@@ -277,7 +273,7 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 					if q >= panels {
 						return
 					}
-					packB(kern, bpack, transB, b, ldb, pc, kc, j0, cw, q, min(q+panelsPerGrab, panels))
+					packB(kern, bpack, transB, b, ldb, pc, kc, jc, nc, q, min(q+panelsPerGrab, panels))
 				}
 			})
 			bet := beta
@@ -293,8 +289,8 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 					if band >= bands {
 						return
 					}
-					ic := band * kern.mc
-					mc := min(kern.mc, m-ic)
+					ic := starts[band]
+					mc := starts[band+1] - ic
 					full := mc / mr * mr // rows of whole micro-panels
 					if inPlace {
 						if full < mc {
@@ -303,36 +299,33 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 					} else {
 						packA(kern, apack, transA, a, lda, ic, mc, pc, kc)
 					}
-					for jc := 0; jc < cw; jc += ncStep {
-						nc := min(ncStep, cw-jc)
-						// The A micro-panel stays in L1 while the B
-						// micro-panels stream past it from L2.
-						for ir := 0; ir < mc; ir += mr {
-							mrr := min(mr, mc-ir)
-							ap := &apack[ir*kc]
-							rows := inPlace && mrr == mr
-							for jr := jc; jr < jc+nc; jr += nr {
-								nrr := min(nr, cw-jr)
-								bp := &bpack[jr*kc]
-								i0, jj := ic+ir, j0+jr
-								ci := i0*ldc + jj
-								switch {
-								case mrr == mr && nrr == nr && rows:
-									kern.fnRows(kc, &a[i0*lda+pc], lda, bp, &c[ci], ldc, alpha, bet)
-								case mrr == mr && nrr == nr:
-									kern.fn(kc, ap, bp, &c[ci], ldc, alpha, bet)
-								default:
-									if rows {
-										kern.fnRows(kc, &a[i0*lda+pc], lda, bp, &tile[0], nr, 1, 0)
-									} else {
-										kern.fn(kc, ap, bp, &tile[0], nr, 1, 0)
-									}
-									mergeTile(mrr, nrr, alpha, tile, nr, bet, c[ci:], ldc)
+					// The A micro-panel stays in L1 while the B micro-panels
+					// stream past it from L2.
+					for ir := 0; ir < mc; ir += mr {
+						mrr := min(mr, mc-ir)
+						ap := &apack[ir*kc]
+						rows := inPlace && mrr == mr
+						for jr := 0; jr < nc; jr += nr {
+							nrr := min(nr, nc-jr)
+							bp := &bpack[jr*kc]
+							i0, j0 := ic+ir, jc+jr
+							ci := i0*ldc + j0
+							switch {
+							case mrr == mr && nrr == nr && rows:
+								kern.fnRows(kc, &a[i0*lda+pc], lda, bp, &c[ci], ldc, alpha, bet)
+							case mrr == mr && nrr == nr:
+								kern.fn(kc, ap, bp, &c[ci], ldc, alpha, bet)
+							default:
+								if rows {
+									kern.fnRows(kc, &a[i0*lda+pc], lda, bp, &tile[0], nr, 1, 0)
+								} else {
+									kern.fn(kc, ap, bp, &tile[0], nr, 1, 0)
 								}
-								if last && ep != nil {
-									// The tile is still in L1.
-									kern.applyEpilogue(ep, i0, mrr, jj, nrr, c, ldc)
-								}
+								mergeTile(mrr, nrr, alpha, tile, nr, bet, c[ci:], ldc)
+							}
+							if last && ep != nil {
+								// The tile is still in L1.
+								kern.applyEpilogue(ep, i0, mrr, j0, nrr, c, ldc)
 							}
 						}
 					}
@@ -340,6 +333,33 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 			})
 		}
 	}
+}
+
+// bandStarts cuts rows [0, m) into bands for t goroutines that take them in
+// order: bands of mc rows, then the rest, with the first row of band b at
+// starts[b] and starts[len-1] = m. Where the whole bands do not share out
+// evenly the last few are halved (mc is a multiple of 2·mr), so that no
+// goroutine is left with a whole band to run while the others wait.
+func bandStarts(m, mc, mr, t int) []int {
+	whole := m / mc
+	halve := 0
+	if t > 1 && whole%t != 0 && mc%(2*mr) == 0 {
+		halve = min(t-whole%t, whole)
+	}
+	starts := make([]int, 0, whole+halve+2)
+	i := 0
+	for b := 0; b < whole-halve; b++ {
+		starts = append(starts, i)
+		i += mc
+	}
+	for b := 0; b < 2*halve; b++ {
+		starts = append(starts, i)
+		i += mc / 2
+	}
+	if i < m {
+		starts = append(starts, i)
+	}
+	return append(starts, m)
 }
 
 // mergeTile sets the m×n corner of C to alpha·T + beta·C.

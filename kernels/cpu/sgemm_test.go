@@ -376,3 +376,28 @@ func TestSgemmInPlaceA(t *testing.T) {
 		}
 	}
 }
+
+func TestBandStarts(t *testing.T) {
+	tests := []struct {
+		m, mc, mr, t int
+		want         []int
+	}{
+		{1232, 112, 14, 1, []int{0, 112, 224, 336, 448, 560, 672, 784, 896, 1008, 1120, 1232}},
+		// 11 whole bands for 2 goroutines: the last is halved.
+		{1232, 112, 14, 2, []int{0, 112, 224, 336, 448, 560, 672, 784, 896, 1008, 1120, 1176, 1232}},
+		{250, 112, 14, 2, []int{0, 112, 224, 250}},
+		{250, 112, 14, 3, []int{0, 112, 168, 224, 250}},
+		{360, 112, 14, 2, []int{0, 112, 224, 280, 336, 360}},
+		{224, 112, 14, 2, []int{0, 112, 224}},
+		{100, 112, 14, 2, []int{0, 100}},
+		{0, 112, 14, 2, []int{0}},
+		{130, 64, 4, 2, []int{0, 64, 128, 130}},
+		{70, 42, 14, 2, []int{0, 42, 70}}, // 42 is not a multiple of 28: no halving
+	}
+	for _, tt := range tests {
+		got := bandStarts(tt.m, tt.mc, tt.mr, tt.t)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("bandStarts(%d, %d, %d, %d) = %v, want %v", tt.m, tt.mc, tt.mr, tt.t, got, tt.want)
+		}
+	}
+}
