@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"fmt"
+
 	"plp/tensor"
 )
 
@@ -87,5 +89,92 @@ func (b *Block) Forward(be tensor.Backend, x *tensor.Tensor, heads int, act tens
 	out := be.LinearAct(g, b.pw, b.pb, x, tensor.Identity)
 	be.Free(g)
 	be.Free(x)
+	return out
+}
+
+// ForwardRows is Forward evaluated at one row per sequence only, [len(rows), width]: the keys and values
+// still come from every row, but the queries, the output projection and the MLP run on the chosen rows
+// alone. That is exact, since everything but attention acts on each row by itself, and it is how a
+// pooling model (class token, end-of-text token) skips most of its last block. x is [S, N, width] (S
+// sequences of N rows) or, with opt.Lens, packed [1, Σ Lens, width]; rows[s] is the row within sequence s.
+// With opt.Causal a row sees the keys up to itself. rows must be in range; a bias (opt.Bias) falls back
+// to the whole block.
+func (b *Block) ForwardRows(be tensor.Backend, x *tensor.Tensor, rows []int, heads int, act tensor.Act, opt tensor.AttnOpts) *tensor.Tensor {
+	W := x.Dim(-1)
+	lens := opt.Lens
+	if lens == nil {
+		lens = make([]int, x.Dim(0))
+		for s := range lens {
+			lens[s] = x.Dim(1)
+		}
+	}
+	if len(rows) != len(lens) {
+		panic(fmt.Sprintf("layers: ForwardRows with %d rows for %d sequences", len(rows), len(lens)))
+	}
+	// at[s] is the row's place in x seen as [Σ lens, W]; keys[s] how many keys it sees.
+	at, keys := make([]int, len(rows)), make([]int, len(rows))
+	off, uniform := 0, true
+	for s, r := range rows {
+		if r < 0 || r >= lens[s] {
+			panic(fmt.Sprintf("layers: ForwardRows row %d of a sequence of %d", r, lens[s]))
+		}
+		at[s], keys[s] = off+r, lens[s]
+		if opt.Causal {
+			keys[s] = r + 1
+		}
+		uniform = uniform && keys[s] == lens[0] && lens[s] == lens[0]
+		off += lens[s]
+	}
+	flat := x.Reshape(off, W)
+	if opt.Bias != nil {
+		full := b.Forward(be, x, heads, act, opt)
+		out := be.Gather(full.Reshape(off, W), at)
+		be.Free(full)
+		return out
+	}
+
+	h := b.ln1.Apply(be, flat)
+	k, v := be.Linear(h, b.kw, b.kb), be.Linear(h, b.vw, b.vb)
+	hq := be.Gather(h, at)
+	be.Free(h)
+	q := be.Linear(hq, b.qw, b.qb)
+	be.Free(hq)
+	S := len(rows)
+	var a *tensor.Tensor
+	if uniform {
+		// Every row sees its whole sequence, all of one length: one batched call.
+		n := lens[0]
+		a = be.Attention(q.Reshape(S, 1, W), k.Reshape(S, n, W), v.Reshape(S, n, W), heads, tensor.AttnOpts{})
+	} else {
+		parts := make([]*tensor.Tensor, S)
+		off = 0
+		for s := range rows {
+			ks, vs := be.Slice(k, 0, off, off+keys[s]), be.Slice(v, 0, off, off+keys[s])
+			qs := be.Slice(q, 0, s, s+1)
+			parts[s] = be.Attention(qs.Reshape(1, 1, W), ks.Reshape(1, keys[s], W), vs.Reshape(1, keys[s], W), heads, tensor.AttnOpts{})
+			be.Free(qs)
+			be.Free(ks)
+			be.Free(vs)
+			off += lens[s]
+		}
+		a = be.Concat(0, parts...)
+		for _, p := range parts {
+			be.Free(p)
+		}
+	}
+	be.Free(q)
+	be.Free(k)
+	be.Free(v)
+	xr := be.Gather(flat, at)
+	y := be.LinearAct(a.Reshape(S, W), b.ow, b.ob, xr, tensor.Identity)
+	be.Free(a)
+	be.Free(xr)
+
+	h = b.ln2.Apply(be, y)
+	g := be.LinearAct(h, b.fcw, b.fcb, nil, act)
+	be.Free(h)
+	out := be.LinearAct(g, b.pw, b.pb, y, tensor.Identity)
+	be.Free(g)
+	be.Free(y)
 	return out
 }

@@ -112,12 +112,24 @@ func (m *Model) Encode(ids [][]int32, normalize bool, trace Trace) (*tensor.Tens
 	x := be.Add(e, pos).Reshape(1, total, c.Width)
 	be.Free(e)
 	be.Free(pos)
-	for i := range m.blocks {
-		next := m.blocks[i].Forward(be, x, c.Heads, c.Act, tensor.AttnOpts{Causal: true, Lens: lens})
+	opt := tensor.AttnOpts{Causal: true, Lens: lens}
+	if len(m.blocks) == 0 {
+		h := be.Gather(x.Reshape(total, c.Width), last)
+		be.Free(x)
+		return m.head(h, normalize), nil
+	}
+	n := len(m.blocks) - 1
+	for i := range m.blocks[:n] {
+		next := m.blocks[i].Forward(be, x, c.Heads, c.Act, opt)
 		be.Free(x)
 		x = next
 	}
-	h := be.Gather(x.Reshape(total, c.Width), last)
+	// Only the end tokens are pooled: the last block evaluates those rows alone (ForwardRows).
+	rows := make([]int, T)
+	for i, n := range lens {
+		rows[i] = n - 1
+	}
+	h := m.blocks[n].ForwardRows(be, x, rows, c.Heads, c.Act, opt)
 	be.Free(x)
 	return m.head(h, normalize), nil
 }

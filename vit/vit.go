@@ -77,7 +77,13 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Te
 		trace("after_ln_pre", x)
 	}
 
-	for i := range m.blocks {
+	// Only the class token is pooled, so without a trace the last block runs its queries, output
+	// projection and MLP on that token alone (ForwardRows), which is exact.
+	last := len(m.blocks)
+	if trace == nil && last > 0 {
+		last--
+	}
+	for i := range m.blocks[:last] {
 		next := m.blocks[i].Forward(be, x, c.Heads(), c.Act, tensor.AttnOpts{})
 		be.Free(x)
 		x = next
@@ -85,9 +91,12 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Te
 			trace(fmt.Sprintf("block%d_out", i), x)
 		}
 	}
-
-	// ln_post normalises each token independently, so normalising only the class token is exact.
-	cls = be.TakeRows(x, make([]int, B))
+	if last < len(m.blocks) {
+		cls = m.blocks[last].ForwardRows(be, x, make([]int, B), c.Heads(), c.Act, tensor.AttnOpts{})
+	} else {
+		// ln_post normalises each token independently, so normalising only the class token is exact.
+		cls = be.TakeRows(x, make([]int, B))
+	}
 	be.Free(x)
 	pooled = m.lnPost.Apply(be, cls)
 	be.Free(cls)

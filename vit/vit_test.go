@@ -3,6 +3,7 @@ package vit
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -77,6 +78,19 @@ func TestFixtures(t *testing.T) {
 			allclose(t, "image_embed_preproj", pooled, io)
 			allclose(t, "image_embed", embed, io)
 			allclose(t, "image_embed", m.Project(pooled), io)
+			// Without a trace the last block evaluates the class token alone; that must be exact.
+			fast, fastPooled, err := m.Forward(be.FromHost(v, w.Shape...), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allclose(t, "image_embed_preproj", fastPooled, io)
+			allclose(t, "image_embed", fast, io)
+			a, b := be.ToHost(fastPooled), be.ToHost(pooled)
+			for i := range a {
+				if math.Abs(float64(a[i]-b[i])) > 1e-5*(1+math.Abs(float64(b[i]))) {
+					t.Fatalf("pooled[%d]: %v on the class token alone, %v on every token", i, a[i], b[i])
+				}
+			}
 		})
 	}
 }
