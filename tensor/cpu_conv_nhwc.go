@@ -58,7 +58,7 @@ func (c CPU) denseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo in
 	} else {
 		// Patch rows start 64-byte aligned, which the SGEMM reads faster when it takes A in place.
 		ldp := (k + 15) &^ 15
-		chunk := min(rows, patchRows(ldp))
+		chunk := patchRows(rows, ldp)
 		buf := getPatch(chunk * ldp)
 		patch := *buf
 		for r0 := 0; r0 < rows; r0 += chunk {
@@ -79,12 +79,19 @@ func (c CPU) denseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo in
 	return c.wrap(out, B, ho, wo, cout)
 }
 
-// patchRows is the number of patch rows built at once for k columns: about patchFloats values, but at
-// least minPatchRows rows so that packing the weights again for each chunk stays cheap beside the
-// product, and a whole number of the SGEMM's 112-row bands.
-func patchRows(k int) int {
-	r := max(minPatchRows, patchFloats/max(k, 1))
-	return (r + 111) / 112 * 112
+// patchRows is how many of rows patch rows of k columns to build at once: about patchFloats values but
+// at least minPatchRows rows, so that packing the weights again for each chunk stays cheap beside the
+// product; chunks of near-equal size, each a whole number of the SGEMM's 112-row bands per thread so that
+// no thread waits on another's extra band.
+func patchRows(rows, k int) int {
+	if rows == 0 {
+		return 1
+	}
+	target := max(minPatchRows, patchFloats/max(k, 1))
+	n := (rows + target - 1) / target
+	per := (rows + n - 1) / n
+	unit := 112 * cpu.Threads()
+	return max(1, min(rows, (per+unit-1)/unit*unit))
 }
 
 // getPatch returns a pooled buffer of at least n values.

@@ -113,6 +113,7 @@ func TestPool2DChannelsLast(t *testing.T) {
 		{1, 7, 5, 5, 3, 1, 1, tensor.AvgPool}, // padding counts as zeros
 		{1, 5, 5, 3, 3, 2, 0, tensor.AvgPool},
 		{2, 4, 3, 7, 1, 1, 0, tensor.MaxPool},
+		{0, 4, 4, 3, 2, 2, 0, tensor.AvgPool}, // an empty batch
 	}
 	be := tensor.CPU{}
 	r := rand.New(rand.NewPCG(5, 6))
