@@ -50,7 +50,10 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 	if workers := runtime.GOMAXPROCS(0); B < 2*workers {
 		band = min(band, max(1, ho*B/(2*workers)))
 	}
-	bands := (ho + band - 1) / band
+	// Even the bands out: a short last band would copy kh-sh rows of overlap for only a few output rows.
+	n := (ho + band - 1) / band
+	band = (ho + n - 1) / n
+	bands := (ho + band - 1) / band // at most n, none of them empty
 	parallelFor(B*bands, 1, func(lo, hi int) {
 		buf := getBand((band-1)*sh*ld + kh*ld)
 		pad := *buf
