@@ -188,13 +188,10 @@ func (c CPU) pool2DChannelsLast(x *Tensor, p Pool, ho, wo int) *Tensor {
 	return c.wrap(out, B, ho, wo, C)
 }
 
-// maxInto sets dst[i] = src[i] where src[i] > dst[i] (a NaN in src is skipped, as in channels-first
-// pooling).
+// maxInto sets dst[i] = max(dst[i], src[i]); the builtin is branch-free, and a NaN wins as in PyTorch.
 func maxInto(dst, src []float32) {
 	src = src[:len(dst)]
 	for i, v := range src {
-		if v > dst[i] {
-			dst[i] = v
-		}
+		dst[i] = max(dst[i], v)
 	}
 }
