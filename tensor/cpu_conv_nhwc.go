@@ -104,10 +104,10 @@ func getPatch(n int) *[]float32 {
 	return &b
 }
 
-// im2rowNHWC writes rows [r0, r1) of the patch matrix of channels-last x [B, H, W, C] into dst, rows ld
-// apart: row
-// (b, oy, ox) holds x[b, oy·sh−ph+ky, ox·sw−pw+kx, :] for (ky, kx) in row-major order, zeros where that
-// pixel is padding. For one ky the kernel's columns read one contiguous run of x.
+// im2rowNHWC writes rows [r0, r1) of the patch matrix of channels-last x [B, H, W, C] into dst, ld values
+// apart: row (b, oy, ox) holds x[b, oy·sh−ph+ky, ox·sw−pw+kx, :] for (ky, kx) in row-major order, zeros
+// where that pixel is padding. For one ky the kernel's columns read one contiguous run of x. The ld−k
+// values after each row are left as they are.
 func im2rowNHWC(dst []float32, ld int, x []float32, r0, r1, H, W, C, kh, kw, ho, wo int, p Conv) {
 	k := kh * kw * C
 	run := kw * C
