@@ -233,11 +233,10 @@ var inPlaceMaxN = 64
 // Where B has several panels, the A blocks of all bands are packed into one
 // buffer for the first panel and read back for the others rather than
 // packed again (the ViT and text MLP and QKV products: 1-5% faster, median
-// of 10 runs). Moving the panel
-// loop inside the bands instead, to pack A once per band, measured no
-// faster: the B panels then stream from L3 for every band. Panels wider
-// than nc = 1024 columns no longer fit L2 beside the rest (nc = 2048 was
-// 5-10% slower on 2048-column products).
+// of 10 runs). Moving the panel loop inside the bands instead, to pack A
+// once per band, measured no faster: the B panels then stream from L3 for
+// every band. Panels wider than nc = 1024 columns no longer fit L2 beside
+// the rest (nc = 2048 was 5-10% slower on 2048-column products).
 func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gemmEp(kern, t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
