@@ -200,7 +200,8 @@ func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
 
 // Packing buffers outlive calls: a B panel is about a megabyte, too much to
 // allocate per product. aPool holds one goroutine's A block followed by its
-// edge-tile scratch; bPool holds shared B panels.
+// edge-tile scratch; bPool holds shared B panels; sharedAPool holds the A
+// blocks of all bands that gemm packs once for several panels of B.
 var aPool, bPool, sharedAPool sync.Pool
 
 // getBuffer returns a buffer of at least n values from pool.
@@ -253,13 +254,13 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 	ncStep = ((n+ncStep-1)/ncStep + nr - 1) / nr * nr
 	// Reading A in place saves packing it where each A value meets few
 	// columns of B, so that packing would cost as much as the products.
-	inPlace := kern.fnRows != nil && !transA && n <= inPlaceMaxN && 32*lda <= 1<<30
+	inPlace := kern.fnRows != nil && !transA && n <= inPlaceMaxN
 	aSize := (kern.mc + mr - 1) / mr * mr * kern.kc
 	bufs := make([]*[]float32, t)
 	for w := range bufs {
 		bufs[w] = getBuffer(&aPool, aSize+mr*nr)
 	}
-	bbuf := getBuffer(&bPool, ncStep*kern.kc)
+	bbuf := getBuffer(&bPool, (kern.nc+nr-1)/nr*nr*kern.kc)
 	defer func() {
 		for _, buf := range bufs {
 			aPool.Put(buf)
@@ -273,7 +274,8 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 	// bands of it, and read back for the later panels.
 	var shared []float32
 	if sz := (m + mr - 1) / mr * mr * kern.kc; !inPlace && n > ncStep && sz <= maxSharedA {
-		sbuf := getBuffer(&sharedAPool, sz)
+		// Whole megafloats, so that products of similar sizes reuse one.
+		sbuf := getBuffer(&sharedAPool, (sz+1<<20-1)>>20<<20)
 		defer sharedAPool.Put(sbuf)
 		shared = *sbuf
 	}
