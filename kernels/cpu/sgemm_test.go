@@ -402,26 +402,24 @@ func TestBandStarts(t *testing.T) {
 	}
 }
 
-// TestSgemmSharedA runs the shapes with several panels of B with the packed
-// block of A shared across the panels, the default, and packed per panel.
+// TestSgemmSharedA runs the shapes with several panels of B with A packed
+// for each panel; the other tests cover the default, A packed once for all.
 func TestSgemmSharedA(t *testing.T) {
 	defer func(v int) { maxSharedA = v }(maxSharedA)
+	maxSharedA = 0
 	rng := rand.New(rand.NewPCG(29, 30))
-	for _, lim := range []int{maxSharedA, 0} {
-		maxSharedA = lim
-		for _, g := range gemmCases() {
-			if g.n <= 512 {
-				continue // one panel of B for every kernel
-			}
-			a, lda, b, ldb, c0, ldc := g.operands(rng)
-			want, mag := refGemm(g, a, lda, b, ldb, c0, ldc)
-			for _, kern := range kernels() {
-				t.Run(fmt.Sprintf("max%d/%s/%v", lim, kern.name, g), func(t *testing.T) {
-					c := append([]float32(nil), c0...)
-					sgemm(kern, g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
-					checkGemm(t, g, c, ldc, c0, want, mag)
-				})
-			}
+	for _, g := range gemmCases() {
+		if g.n <= 512 {
+			continue // one panel of B for every kernel
+		}
+		a, lda, b, ldb, c0, ldc := g.operands(rng)
+		want, mag := refGemm(g, a, lda, b, ldb, c0, ldc)
+		for _, kern := range kernels() {
+			t.Run(kern.name+"/"+g.String(), func(t *testing.T) {
+				c := append([]float32(nil), c0...)
+				sgemm(kern, g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+				checkGemm(t, g, c, ldc, c0, want, mag)
+			})
 		}
 	}
 }
