@@ -111,22 +111,34 @@ func getPatch(n int) *[]float32 {
 func im2rowNHWC(dst []float32, ld int, x []float32, r0, r1, H, W, C, kh, kw, ho, wo int, p Conv) {
 	k := kh * kw * C
 	run := kw * C
+	b, oy, ox := r0/(ho*wo), (r0/wo)%ho, r0%wo
 	for r := r0; r < r1; r++ {
-		b, oy, ox := r/(ho*wo), (r/wo)%ho, r%wo
 		d := dst[(r-r0)*ld : (r-r0)*ld+k]
 		ix0 := ox*p.StrideW - p.PadW
 		kx0, kx1 := max(0, -ix0), min(kw, W-ix0)
+		iy0 := oy*p.StrideH - p.PadH
 		for ky := 0; ky < kh; ky++ {
 			seg := d[ky*run : (ky+1)*run]
-			iy := oy*p.StrideH - p.PadH + ky
+			iy := iy0 + ky
 			if iy < 0 || iy >= H || kx0 >= kx1 {
 				clear(seg)
 				continue
 			}
 			src := x[((b*H+iy)*W+ix0+kx0)*C : ((b*H+iy)*W+ix0+kx1)*C]
-			clear(seg[:kx0*C])
+			if kx0 > 0 {
+				clear(seg[:kx0*C])
+			}
+			if kx1 < kw {
+				clear(seg[kx1*C:])
+			}
 			copy(seg[kx0*C:kx1*C], src)
-			clear(seg[kx1*C:])
+		}
+		if ox++; ox == wo {
+			ox = 0
+			if oy++; oy == ho {
+				oy = 0
+				b++
+			}
 		}
 	}
 }
