@@ -311,18 +311,12 @@ done:
 //
 // It sets dst[p·14+r] = src[r·ld+p] for r < 14 and p < 16·blocks, one
 // 16×16 block at a time (rows 14 and 15 zero), transposed in registers.
-// Each load prefetches the same columns 14 rows down, which the packing of
-// the next panel of A reads: the rows of A are usually not in cache, and
-// the transposes leave the load ports idle.
 TEXT ·packT14AVX512(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), R8
 	SHLQ $2, R8
 	MOVQ blocks+24(FP), CX
-	LEAQ (R8)(R8*2), R10 // R10 = 14·ld: the next panel's rows
-	LEAQ (R8)(R10*2), R10
-	SHLQ $1, R10
 	MOVL $0x3fff, AX
 	KMOVW AX, K1
 	TESTQ CX, CX
@@ -330,46 +324,32 @@ TEXT ·packT14AVX512(SB), NOSPLIT, $0-32
 block:
 	MOVQ SI, R9
 	VMOVUPS (R9), Z0
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z1
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z2
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z3
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z4
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z5
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z6
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z7
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z8
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z9
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z10
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z11
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z12
-	PREFETCHT0 (R9)(R10*1)
 	ADDQ R8, R9
 	VMOVUPS (R9), Z13
-	PREFETCHT0 (R9)(R10*1)
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
 	VUNPCKLPS Z1, Z0, Z16
