@@ -19,8 +19,10 @@ const (
 //
 //	C[i][j] = Act(C[i][j] + RowBias[i] + ColBias[j] + Add[i·LdAdd+j])
 //
-// Nil slices are skipped. RowBias holds at least m values, ColBias at least n, and Add an m×n matrix with
-// row stride LdAdd; Add may be C itself (with LdAdd == ldc) but must not overlap it otherwise.
+// where C[i][j] on the right is the product. Nil slices are skipped. RowBias holds at least m values,
+// ColBias at least n, and Add an m×n matrix with row stride LdAdd. Add may be C itself (same first
+// element, LdAdd == ldc), an in-place residual: it then holds C's values from before the call. Otherwise
+// Add must not share an element with C; SgemmEpilogue panics if it does.
 type Epilogue struct {
 	RowBias, ColBias []float32
 	Add              []float32
