@@ -7,6 +7,8 @@
 //     convolutions, global average pooling and an optional linear classifier.
 //
 // BatchNorm runs in inference mode, so it is folded into the preceding (bias-free) convolution at load
-// time: the model only ever executes convolutions with bias. Checkpoint keys are the libraries' own; the key
-// table of a configuration is Config.Shapes.
+// time: the model only ever executes convolutions with bias. Activations stay channels-last ([B, H, W, C])
+// from the input permutation to the head, with weights reordered to [out, k, k, in] at load time, so that
+// every convolution is a matrix product over pixels with its bias, ReLU and residual add fused in.
+// Checkpoint keys are the libraries' own; the key table of a configuration is Config.Shapes.
 package resnet
