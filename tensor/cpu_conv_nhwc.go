@@ -168,11 +168,7 @@ func (c CPU) pool2DChannelsLast(x *Tensor, p Pool, ho, wo int) *Tensor {
 			b, oy := row/ho, row%ho
 			for ox := 0; ox < wo; ox++ {
 				dst := out[((row*wo)+ox)*C : ((row*wo)+ox+1)*C]
-				if p.Kind == MaxPool {
-					for i := range dst {
-						dst[i] = float32(math.Inf(-1))
-					}
-				}
+				empty := true
 				for ky := 0; ky < p.KH; ky++ {
 					iy := oy*p.StrideH - p.PadH + ky
 					if iy < 0 || iy >= H {
@@ -184,15 +180,25 @@ func (c CPU) pool2DChannelsLast(x *Tensor, p Pool, ho, wo int) *Tensor {
 							continue
 						}
 						src := xd[((b*H+iy)*W+ix)*C : ((b*H+iy)*W+ix+1)*C]
-						if p.Kind == MaxPool {
-							maxInto(dst, src)
-						} else {
+						switch {
+						case p.Kind == AvgPool:
 							cpu.Axpy(1, src, dst)
+						case empty:
+							copy(dst, src)
+						default:
+							maxInto(dst, src)
 						}
+						empty = false
 					}
 				}
-				if p.Kind == AvgPool {
+				switch {
+				case p.Kind == AvgPool:
 					cpu.Scale(inv, dst)
+				case empty:
+					// A window wholly in the padding: the max of nothing.
+					for i := range dst {
+						dst[i] = float32(math.Inf(-1))
+					}
 				}
 			}
 		}
