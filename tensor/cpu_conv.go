@@ -13,7 +13,8 @@ func (c CPU) Conv2D(x, w, bias *Tensor, p Conv) *Tensor {
 
 // Conv2DAct implements Backend. Grouped convolutions with one input channel per group (depthwise) run a
 // direct loop; everything else lowers to im2col + SGEMM per image and group, with bias, add and f in the
-// SGEMM epilogue.
+// SGEMM epilogue. Channels-last tensors take their own path (conv2DChannelsLast), where the matrix rows
+// are the pixels of the whole batch.
 func (c CPU) Conv2DAct(x, w, bias, add *Tensor, p Conv, f Act) *Tensor {
 	ho, wo := conv2DGeom(x, w, bias, &p)
 	if p.ChannelsLast {
