@@ -37,7 +37,7 @@ func TestFixture(t *testing.T) {
 	}
 	io := open(t, fixtureDir+"timm_convnext_io.safetensors")
 	traced := map[string]*tensor.Tensor{}
-	feats, logits, err := m.Forward(input(t, io), func(n string, x *tensor.Tensor) { traced[n] = x })
+	feats, logits, err := m.Forward(input(t, io), tensortest.Keep(traced))
 	if err != nil || logits != nil {
 		t.Fatalf("Forward: logits %v, err %v", logits, err)
 	}

@@ -28,7 +28,7 @@ func TestOpenCLIPFixture(t *testing.T) {
 	w, _ := io.Tensor("image")
 	v, _ := w.Float32()
 	traced := map[string]*tensor.Tensor{}
-	embed, logits, err := m.Forward(tensor.CPU{}.FromHost(v, w.Shape...), func(n string, x *tensor.Tensor) { traced[n] = x })
+	embed, logits, err := m.Forward(tensor.CPU{}.FromHost(v, w.Shape...), tensortest.Keep(traced))
 	if err != nil || logits != nil {
 		t.Fatalf("Forward: logits %v, err %v", logits, err)
 	}
@@ -190,7 +190,7 @@ func TestTimmReference(t *testing.T) {
 	w, _ := io.Tensor("image")
 	v, _ := w.Float32()
 	traced := map[string]*tensor.Tensor{}
-	f, l, err := m.Forward(tensor.CPU{}.FromHost(v, w.Shape...), func(n string, x *tensor.Tensor) { traced[n] = x })
+	f, l, err := m.Forward(tensor.CPU{}.FromHost(v, w.Shape...), tensortest.Keep(traced))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,16 +46,23 @@ func (c CPU) ToHost(t *Tensor) []float32 { return append([]float32(nil), host(t)
 // Sync implements Backend; CPU work is always complete.
 func (CPU) Sync() error { return nil }
 
-// Free implements Backend; the garbage collector owns CPU memory.
-func (CPU) Free(*Tensor) {}
+// Free implements Backend: results of operations that recycle memory go back to the pool (see
+// cpu_pool.go); other memory is the garbage collector's.
+func (CPU) Free(t *Tensor) {
+	if p, ok := t.st.(*pooledStorage); ok {
+		p.release()
+	}
+}
 
 // host returns the elements of a CPU tensor without copying.
 func host(t *Tensor) []float32 {
-	h, ok := t.st.(hostStorage)
-	if !ok {
-		panic(fmt.Sprintf("tensor: %v is not a CPU tensor", t))
+	switch h := t.st.(type) {
+	case hostStorage:
+		return h[t.off : t.off+t.Numel()]
+	case *pooledStorage:
+		return h.pooledData(t)[t.off : t.off+t.Numel()]
 	}
-	return h[t.off : t.off+t.Numel()]
+	panic(fmt.Sprintf("tensor: %v is not a CPU tensor", t))
 }
 
 // Host returns the elements of a CPU tensor without copying, for code that runs on the CPU only

@@ -33,11 +33,11 @@ func (c CPU) Conv2DAct(x, w, bias, add *Tensor, p Conv, f Act) *Tensor {
 		ad = host(add)
 	}
 	act, fused := epilogueAct(f)
-	out := make([]float32, B*cout*ho*wo)
+	res, out := c.newResult(B, cout, ho, wo)
 	if cpg == 1 && cout == cin {
 		c.depthwise(out, xd, wd, bd, B, cin, H, W, kh, kw, ho, wo, p)
 		finishEpilogue(out, ad, f)
-		return c.wrap(out, B, cout, ho, wo)
+		return res
 	}
 	copg := cout / g
 	kk := cpg * kh * kw
@@ -68,7 +68,7 @@ func (c CPU) Conv2DAct(x, w, bias, add *Tensor, p Conv, f Act) *Tensor {
 	if !fused {
 		finishEpilogue(out, nil, f)
 	}
-	return c.wrap(out, B, cout, ho, wo)
+	return res
 }
 
 // finishEpilogue applies y = f(y + add) to out in place, for the paths the SGEMM epilogue does not cover.

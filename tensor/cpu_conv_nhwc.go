@@ -51,7 +51,7 @@ func (c CPU) denseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo in
 	act, fused := epilogueAct(f)
 	ep.Act = act
 	rows, k := B*ho*wo, kh*kw*cin
-	out := make([]float32, rows*cout)
+	res, out := c.newResult(B, ho, wo, cout)
 	if kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 {
 		ep.Add = ad
 		cpu.SgemmEpilogue(false, true, rows, cout, k, xd, k, wd, k, out, cout, ep)
@@ -76,7 +76,7 @@ func (c CPU) denseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo in
 	if !fused {
 		finishEpilogue(out, nil, f)
 	}
-	return c.wrap(out, B, ho, wo, cout)
+	return res
 }
 
 // patchRows is how many of rows patch rows of k columns to build at once: about patchFloats values but
@@ -161,13 +161,16 @@ func (c CPU) viaChannelsFirst(x, w, bias, add *Tensor, p Conv, f Act) *Tensor {
 func (c CPU) pool2DChannelsLast(x *Tensor, p Pool, ho, wo int) *Tensor {
 	B, H, W, C := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	xd := host(x)
-	out := make([]float32, B*ho*wo*C)
+	res, out := c.newResult(B, ho, wo, C)
 	inv := 1 / float32(p.KH*p.KW)
 	parallelFor(B*ho, max(1, 4096/max(1, wo*C*p.KH*p.KW)), func(lo, hi int) {
 		for row := lo; row < hi; row++ {
 			b, oy := row/ho, row%ho
 			for ox := 0; ox < wo; ox++ {
 				dst := out[((row*wo)+ox)*C : ((row*wo)+ox+1)*C]
+				if p.Kind == AvgPool {
+					clear(dst) // a recycled buffer holds old values
+				}
 				empty := true
 				for ky := 0; ky < p.KH; ky++ {
 					iy := oy*p.StrideH - p.PadH + ky
@@ -203,7 +206,7 @@ func (c CPU) pool2DChannelsLast(x *Tensor, p Pool, ho, wo int) *Tensor {
 			}
 		}
 	})
-	return c.wrap(out, B, ho, wo, C)
+	return res
 }
 
 // maxInto sets dst[i] = max(dst[i], src[i]); the builtin is branch-free, and a NaN wins as in PyTorch.

@@ -36,10 +36,10 @@ func planBroadcast(op string, a, b []int) broadcastPlan {
 
 func (c CPU) binary(op string, a, b *Tensor, f func(dst, x []float32, y []float32, scalar float32)) *Tensor {
 	ad, bd := host(a), host(b)
-	out := make([]float32, len(ad))
+	res, out := c.newResult(a.shape...)
 	if SameShape(a.shape, b.shape) {
 		parallelFor(len(ad), 1<<15, func(lo, hi int) { f(out[lo:hi], ad[lo:hi], bd[lo:hi], 0) })
-		return c.wrap(out, a.shape...)
+		return res
 	}
 	p := planBroadcast(op, a.shape, b.shape)
 	inner := 1
@@ -65,7 +65,7 @@ func (c CPU) binary(op string, a, b *Tensor, f func(dst, x []float32, y []float3
 			}
 		}
 	})
-	return c.wrap(out, a.shape...)
+	return res
 }
 
 // Add implements Backend.
@@ -119,13 +119,13 @@ func (c CPU) Mul(a, b *Tensor) *Tensor {
 // Scale implements Backend.
 func (c CPU) Scale(a *Tensor, s, k float32) *Tensor {
 	ad := host(a)
-	out := make([]float32, len(ad))
+	res, out := c.newResult(a.shape...)
 	parallelFor(len(ad), 1<<15, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = s*ad[i] + k
 		}
 	})
-	return c.wrap(out, a.shape...)
+	return res
 }
 
 // Activation implements Backend.

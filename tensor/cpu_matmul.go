@@ -26,13 +26,13 @@ func (c CPU) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	}
 	batch := Numel(batchShape)
 	outShape := append(append([]int(nil), batchShape...), m, n)
-	out := make([]float32, batch*m*n)
+	res, out := c.newResult(outShape...)
 	ad, bd := host(a), host(b)
 	lda, ldb := a.shape[ra-1], b.shape[rb-1]
 	if rb == 2 && !transA {
 		// A shared right operand lets the whole batch run as one tall GEMM.
 		sgemm(false, transB, batch*m, n, k, 1, ad, lda, bd, ldb, 0, out, n)
-		return c.wrap(out, outShape...)
+		return res
 	}
 	for i := 0; i < batch; i++ {
 		bo := 0
@@ -41,7 +41,7 @@ func (c CPU) MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 		}
 		sgemm(transA, transB, m, n, k, 1, ad[i*m*k:], lda, bd[bo:], ldb, 0, out[i*m*n:], n)
 	}
-	return c.wrap(out, outShape...)
+	return res
 }
 
 // Linear implements Backend.
@@ -55,10 +55,10 @@ func (c CPU) LinearAct(x, w, bias, add *Tensor, f Act) *Tensor {
 		panic(fmt.Sprintf("tensor: Linear of %v with weight %v", x.shape, w.shape))
 	}
 	outF := w.shape[0]
-	rows := x.Numel() / in
+	rows := Numel(x.shape[:x.Rank()-1])
 	shape := append(append([]int(nil), x.shape[:x.Rank()-1]...), outF)
 	epilogueGeom("LinearAct", add, f, shape)
-	out := make([]float32, rows*outF)
+	res, out := c.newResult(shape...)
 	ep := &cpu.Epilogue{LdAdd: outF}
 	if bias != nil {
 		ep.ColBias = host(bias)
@@ -72,5 +72,5 @@ func (c CPU) LinearAct(x, w, bias, add *Tensor, f Act) *Tensor {
 	if !fused {
 		parallelFor(len(out), 1<<13, func(lo, hi int) { applyAct(f, out[lo:hi]) })
 	}
-	return c.wrap(out, shape...)
+	return res
 }

@@ -33,13 +33,13 @@ func (c CPU) LayerNorm(x, w, b *Tensor, eps float32) *Tensor {
 		bd = host(b)
 	}
 	xd := host(x)
-	out := make([]float32, len(xd))
+	res, out := c.newResult(x.shape...)
 	parallelFor(rows, max(1, 4096/max(n, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			cpu.LayerNorm(out[r*n:(r+1)*n], xd[r*n:(r+1)*n], wd, bd, eps)
 		}
 	})
-	return c.wrap(out, x.shape...)
+	return res
 }
 
 // Softmax implements Backend.

@@ -7,10 +7,10 @@ func (c CPU) Permute(x *Tensor, perm ...int) *Tensor {
 	r := x.Rank()
 	outShape, strides := permuteGeom(x, perm) // strides: the input stride of each output dim
 	xd := host(x)
-	out := make([]float32, len(xd))
+	res, out := c.newResult(outShape...)
 	if r == 0 || len(out) == 0 {
 		copy(out, xd)
-		return c.wrap(out, outShape...)
+		return res
 	}
 	inner := outShape[r-1]
 	innerStride := strides[r-1]
@@ -32,7 +32,7 @@ func (c CPU) Permute(x *Tensor, perm ...int) *Tensor {
 			}
 		}
 	})
-	return c.wrap(out, outShape...)
+	return res
 }
 
 // Concat implements Backend.

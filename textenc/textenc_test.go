@@ -92,7 +92,7 @@ func TestFixtures(t *testing.T) {
 			io := open(t, fixtureDir+name+"_io.safetensors")
 			text := ids(t, io, "text")
 			traced := map[string]*tensor.Tensor{}
-			embed, err := m.Encode(text, false, func(n string, x *tensor.Tensor) { traced[n] = x })
+			embed, err := m.Encode(text, false, tensortest.Keep(traced))
 			if err != nil {
 				t.Fatal(err)
 			}

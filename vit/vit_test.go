@@ -69,7 +69,7 @@ func TestFixtures(t *testing.T) {
 			w, _ := io.Tensor("image")
 			v, _ := w.Float32()
 			traced := map[string]*tensor.Tensor{}
-			embed, pooled, err := m.Forward(be.FromHost(v, w.Shape...), func(n string, x *tensor.Tensor) { traced[n] = x })
+			embed, pooled, err := m.Forward(be.FromHost(v, w.Shape...), tensortest.Keep(traced))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -48,3 +48,12 @@ func AllClose(t testing.TB, name string, got *tensor.Tensor, ref weights.Store) 
 	}
 	t.Logf("%s: %.3f× tolerance", name, worst)
 }
+
+// Keep returns a trace callback that stores a copy of each traced tensor in m under its name: a traced
+// tensor is valid only during the callback, since the model frees it afterwards.
+func Keep(m map[string]*tensor.Tensor) func(string, *tensor.Tensor) {
+	return func(name string, t *tensor.Tensor) {
+		be := t.Backend()
+		m[name] = be.FromHost(be.ToHost(t), t.Shape()...)
+	}
+}
