@@ -224,33 +224,46 @@ func TestSgemmEpilogueThreads(t *testing.T) {
 }
 
 // TestSgemmEpilogueMatchesVectorKernels checks that the fused activations
-// give exactly what Gelu and QuickGelu give on the biased product.
+// give exactly what Gelu and QuickGelu give on the biased product, and,
+// through k = 0 and the bias, on tails and special values.
 func TestSgemmEpilogueMatchesVectorKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	m, n, k := 29, 45, 70
-	a, b := make([]float32, m*k), make([]float32, k*n)
-	for i := range a {
-		a[i] = float32(rng.NormFloat64())
-	}
-	for i := range b {
-		b[i] = float32(rng.NormFloat64())
-	}
-	bias := make([]float32, n)
-	for i := range bias {
-		bias[i] = float32(rng.NormFloat64())
-	}
-	for _, tt := range []struct {
-		act Act
-		f   func(dst, x []float32)
-	}{{ActGELU, Gelu}, {ActQuickGELU, QuickGelu}, {ActReLU, func(dst, x []float32) { copy(dst, x); reluRow(dst) }}} {
-		want := make([]float32, m*n)
-		SgemmEpilogue(false, false, m, n, k, a, k, b, n, want, n, &Epilogue{ColBias: bias})
-		tt.f(want, want)
-		got := make([]float32, m*n)
-		SgemmEpilogue(false, false, m, n, k, a, k, b, n, got, n, &Epilogue{ColBias: bias, Act: tt.act})
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("act %d: C[%d] = %g, separate pass %g", tt.act, i, got[i], want[i])
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-3, -1e-3, 0.5, -0.5, 3, -3, 9, -9, 20, -20, 60, -60, 1e5, -1e5,
+		float32(math.NaN()), float32(math.Inf(1))}
+	cases := []struct {
+		name    string
+		m, n, k int
+	}{{"product", 29, 45, 70}, {"special", 3, len(special), 0}}
+	for _, cs := range cases {
+		a, b := make([]float32, cs.m*max(cs.k, 1)), make([]float32, max(cs.k, 1)*cs.n)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		bias := make([]float32, cs.n)
+		for i := range bias {
+			bias[i] = float32(rng.NormFloat64())
+		}
+		if cs.k == 0 {
+			copy(bias, special)
+		}
+		lda := max(cs.k, 1)
+		for _, tt := range []struct {
+			act Act
+			f   func(dst, x []float32)
+		}{{ActGELU, Gelu}, {ActQuickGELU, QuickGelu}, {ActReLU, func(dst, x []float32) { copy(dst, x); reluRow(dst) }}} {
+			want := make([]float32, cs.m*cs.n)
+			SgemmEpilogue(false, false, cs.m, cs.n, cs.k, a, lda, b, cs.n, want, cs.n, &Epilogue{ColBias: bias})
+			tt.f(want, want)
+			got := make([]float32, cs.m*cs.n)
+			SgemmEpilogue(false, false, cs.m, cs.n, cs.k, a, lda, b, cs.n, got, cs.n, &Epilogue{ColBias: bias, Act: tt.act})
+			for i := range got {
+				g, w := got[i], want[i]
+				if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+					t.Fatalf("%s act %d: C[%d] = %g, separate pass %g", cs.name, tt.act, i, got[i], want[i])
+				}
 			}
 		}
 	}

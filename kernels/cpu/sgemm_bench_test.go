@@ -123,9 +123,10 @@ func BenchmarkTransposes(b *testing.B) {
 
 // modelShapes are the GEMMs where the model forward passes spend their
 // time, M×K×N with op(B) = Wᵀ: CLIP text blocks (16 prompts of 77 tokens),
-// and the channels-last ResNet-50 convolutions at batch 16 (M = B·H·W, K =
-// kh·kw·Cin, N = Cout), and the per-image NCHW convolutions (M = Cout,
-// N = H·W, B stored K×N as im2col lays it out).
+// the channels-last ResNet-50 convolutions at batch 16 (M = B·H·W, K =
+// kh·kw·Cin, N = Cout), the per-image NCHW convolutions (M = Cout, N = H·W,
+// B stored K×N as im2col lays it out), and the pointwise MLPs of the first
+// two ConvNeXt-B stages at batch 16.
 var modelShapes = []struct {
 	name    string
 	m, k, n int
@@ -140,6 +141,8 @@ var modelShapes = []struct {
 	{"nchw-l1-3x3", 64, 576, 3136, false}, {"nchw-l1-exp", 256, 64, 3136, false},
 	{"nchw-l3-exp", 1024, 256, 196, false}, {"nchw-l4-exp", 2048, 512, 49, false},
 	{"nchw-l4-3x3", 512, 4608, 49, false},
+	{"cnx-s1-fc1", 50176, 128, 512, true}, {"cnx-s1-fc2", 50176, 512, 128, true},
+	{"cnx-s2-fc1", 12544, 256, 1024, true},
 }
 
 // BenchmarkSgemmModel times Sgemm on modelShapes.
