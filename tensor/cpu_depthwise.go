@@ -3,6 +3,7 @@ package tensor
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"plp/kernels/cpu"
 )
@@ -54,10 +55,18 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 	n := (ho + band - 1) / band
 	band = (ho + n - 1) / n
 	bands := (ho + band - 1) / band // at most n, none of them empty
-	parallelFor(B*bands, 1, func(lo, hi int) {
+	// Workers take units one at a time, so that a worker slowed down by another process does not hold
+	// up the rest.
+	units := B * bands
+	var next atomic.Int64
+	parallelFor(min(runtime.GOMAXPROCS(0), units), 1, func(_, _ int) {
 		buf := getBand((band-1)*sh*ld + kh*ld)
 		pad := *buf
-		for u := lo; u < hi; u++ {
+		for {
+			u := int(next.Add(1)) - 1
+			if u >= units {
+				break
+			}
 			b, oy0 := u/bands, (u%bands)*band
 			oy1 := min(ho, oy0+band)
 			rows := (oy1-oy0-1)*sh + kh
