@@ -18,19 +18,20 @@ var bandPool sync.Pool
 
 // depthwiseChannelsLast is a channels-last depthwise convolution: w is [C, kh, kw, 1]. Work is split
 // over (image, band of output rows). Each worker copies the input rows its band reads into a buffer with
-// the padding made explicit, then runs cpu.DepthwiseRow on every output row, vectorised over channels;
-// add and f are applied to each band while it is in cache.
+// the padding made explicit and its pixels cpu.PixelStride apart, then runs cpu.DepthwiseRow on every
+// output row, vectorised over channels; add and f are applied to each band while it is in cache.
 func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo int) *Tensor {
 	B, H, W, C := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	kh, kw := w.shape[1], w.shape[2]
 	sh, sw := p.StrideH, p.StrideW
 	xd := host(x)
-	// The kernel wants the taps channel-fastest: [kh, kw, C].
+	// The kernel wants the taps channel-fastest, ps apart like the pixels: [kh, kw, ps].
+	ps := cpu.PixelStride(C)
 	wd := host(w)
-	taps := make([]float32, kh*kw*C)
+	taps := make([]float32, kh*kw*ps)
 	for ch := 0; ch < C; ch++ {
 		for t, v := range wd[ch*kh*kw : (ch+1)*kh*kw] {
-			taps[t*C+ch] = v
+			taps[t*ps+ch] = v
 		}
 	}
 	var bd, ad []float32
@@ -45,7 +46,7 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 	// A padded row spans the columns the output row reads: (wo-1)·sw + kw, column j holding input
 	// column j - PadW (zero outside the image).
 	wp := (wo-1)*sw + kw
-	ld := wp * C
+	ld := wp * ps
 	// Output rows per band: as many as fit in bandFloats, but enough bands for every worker.
 	band := max(1, min(ho, (bandFloats/ld-kh)/sh+1))
 	if workers := runtime.GOMAXPROCS(0); B < 2*workers {
@@ -70,10 +71,10 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 			b, oy0 := u/bands, (u%bands)*band
 			oy1 := min(ho, oy0+band)
 			rows := (oy1-oy0-1)*sh + kh
-			padRows(pad[:rows*ld], xd[b*H*W*C:(b+1)*H*W*C], oy0*sh-p.PadH, p.PadW, H, W, C, wp)
+			padRows(pad[:rows*ld], xd[b*H*W*C:(b+1)*H*W*C], oy0*sh-p.PadH, p.PadW, H, W, C, ps, wp)
 			dst := out[(b*ho+oy0)*wo*C : (b*ho+oy1)*wo*C]
 			for oy := oy0; oy < oy1; oy++ {
-				cpu.DepthwiseRow(dst[(oy-oy0)*wo*C:], pad[(oy-oy0)*sh*ld:], ld, taps, bd, C, kh, kw, wo, sw)
+				cpu.DepthwiseRow(dst[(oy-oy0)*wo*C:], pad[(oy-oy0)*sh*ld:], ld, ps, taps, bd, C, kh, kw, wo, sw)
 			}
 			if ad != nil {
 				for i, v := range ad[(b*ho+oy0)*wo*C : (b*ho+oy1)*wo*C] {
@@ -87,10 +88,11 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 	return c.wrap(out, B, ho, wo, C)
 }
 
-// padRows fills dst with the len(dst)/(wp·C) rows of the channels-last image x [H, W, C] starting at row
-// iy0, each wp pixels wide and starting at column -padW; pixels outside the image are zero.
-func padRows(dst, x []float32, iy0, padW, H, W, C, wp int) {
-	ld := wp * C
+// padRows fills dst with the len(dst)/(wp·ps) rows of the channels-last image x [H, W, C] starting at
+// row iy0, each wp pixels wide, ps floats apart, and starting at column -padW; pixels outside the image
+// are zero. The ps-C floats after each pixel are left as they are: the kernel reads none of them.
+func padRows(dst, x []float32, iy0, padW, H, W, C, ps, wp int) {
+	ld := wp * ps
 	// Columns j in [j0, j1) hold input column j - padW.
 	j0, j1 := min(max(0, padW), wp), max(0, min(wp, W+padW))
 	j1 = max(j0, j1)
@@ -101,9 +103,12 @@ func padRows(dst, x []float32, iy0, padW, H, W, C, wp int) {
 			clear(row)
 			continue
 		}
-		clear(row[:j0*C])
-		copy(row[j0*C:j1*C], x[(iy*W+j0-padW)*C:])
-		clear(row[j1*C:])
+		clear(row[:j0*ps])
+		clear(row[j1*ps:])
+		src := x[(iy*W+j0-padW)*C : (iy*W+j1-padW)*C]
+		for j := j0; j < j1; j++ {
+			copy(row[j*ps:j*ps+C], src[(j-j0)*C:])
+		}
 	}
 }
 

@@ -3,24 +3,24 @@
 package cpu
 
 // depthwiseRowAVX512 is depthwiseRowGo for the (at most 16) channels of one block, selected by mask: the
-// pointers start at the block's first channel, and c stays the pixel stride.
+// pointers start at the block's first channel; c and ps stay the pixel strides of dst and src.
 //
 //go:noescape
-func depthwiseRowAVX512(dst, src, w, bias *float32, c, ld, kh, kw, wo, stride, mask int)
+func depthwiseRowAVX512(dst, src, w, bias *float32, c, ps, ld, kh, kw, wo, stride, mask int)
 
-func depthwiseRow(dst, src []float32, ld int, w, bias []float32, c, kh, kw, wo, stride int) {
+func depthwiseRow(dst, src []float32, ld, ps int, w, bias []float32, c, kh, kw, wo, stride int) {
 	if !hasAVX512 {
-		depthwiseRowGo(dst, src, ld, w, bias, c, kh, kw, wo, stride)
+		depthwiseRowGo(dst, src, ld, ps, w, bias, c, kh, kw, wo, stride)
 		return
 	}
-	// Channel blocks outermost: one block's slice of the kh input rows (kh·W·64 bytes) stays in L1 while
-	// the whole output row is swept.
+	// Channel blocks outermost: one block's lines of the kh input rows (kh·W·64 bytes) stay in L1 while
+	// the whole output row is swept, given a pixel stride that spreads them over the cache sets.
 	for cb := 0; cb < c; cb += 16 {
 		var b *float32
 		if bias != nil {
 			b = &bias[cb]
 		}
 		n := min(16, c-cb)
-		depthwiseRowAVX512(&dst[cb], &src[cb], &w[cb], b, c, ld, kh, kw, wo, stride, 1<<n-1)
+		depthwiseRowAVX512(&dst[cb], &src[cb], &w[cb], b, c, ps, ld, kh, kw, wo, stride, 1<<n-1)
 	}
 }

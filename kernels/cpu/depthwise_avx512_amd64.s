@@ -4,13 +4,13 @@
 
 // Register use in depthwiseRowAVX512:
 //   DI dst, SI src, DX w, BX bias (0 when nil), K1 the channel mask
-//   R8  c·4, the byte stride of a pixel in src and dst and of a tap in w
-//   R13 stride·c·4, the src bytes between neighbouring output pixels; R15 = 3·R13
-//   R9  ld·4 - kw·c·4, what takes the tap pointer from a row's end to the next row's start
+//   R8  ps·4, the byte stride of a pixel in src and of a tap in w
+//   R13 stride·ps·4, the src bytes between neighbouring output pixels; R15 = 3·R13
+//   R9  ld·4 - kw·ps·4, what takes the tap pointer from a row's end to the next row's start
 //   R12 the first output pixel of the tile; AX, CX the tile's src pointers (pixels 0-3 and 4-7)
-//   R14 the tap pointer; R10, R11 the ky and kx counters
+//   R14 the tap pointer; R10, R11 the ky and kx counters, then c·4 and 3·c·4 for the stores
 // Each tile keeps one accumulator per output pixel and reads each tap's 16 weights once for all of them.
-// In the 7-tap path, R13 and R15 are pixel pointers too, and R11 is 3·c·4 throughout.
+// In the 7-tap path, R13 and R15 are pixel pointers too, R11 is 3·ps·4 and R9 is ld·4.
 
 // TILEINIT points AX at the tile's first input pixel, R14 at the first tap and loads the bias into Z0.
 #define TILEINIT \
@@ -22,47 +22,50 @@
 	TESTQ    BX, BX         \
 	JZ       2(PC)          \
 	VMOVUPS.Z (BX), K1, Z0  \
-	MOVQ     kh+48(FP), R10
+	MOVQ     kh+56(FP), R10
 
-// TILEDST points AX at the tile's first output pixel (CX four pixels on) and R11 at three pixels.
+// TILEDST points AX at the tile's first output pixel (CX four pixels on), R10 at the next pixel and R11
+// at three pixels.
 #define TILEDST \
-	MOVQ  R12, AX         \
-	IMULQ R8, AX          \
-	ADDQ  DI, AX          \
-	LEAQ  (AX)(R8*4), CX  \
-	LEAQ  (R8)(R8*2), R11
+	MOVQ  c+32(FP), R10     \
+	SHLQ  $2, R10           \
+	MOVQ  R12, AX           \
+	IMULQ R10, AX           \
+	ADDQ  DI, AX            \
+	LEAQ  (AX)(R10*4), CX   \
+	LEAQ  (R10)(R10*2), R11
 
-// func depthwiseRowAVX512(dst, src, w, bias *float32, c, ld, kh, kw, wo, stride, mask int)
-TEXT ·depthwiseRowAVX512(SB), NOSPLIT, $0-88
+// func depthwiseRowAVX512(dst, src, w, bias *float32, c, ps, ld, kh, kw, wo, stride, mask int)
+TEXT ·depthwiseRowAVX512(SB), NOSPLIT, $0-96
 	MOVQ  dst+0(FP), DI
 	MOVQ  src+8(FP), SI
 	MOVQ  w+16(FP), DX
 	MOVQ  bias+24(FP), BX
-	MOVQ  mask+80(FP), AX
+	MOVQ  mask+88(FP), AX
 	KMOVW AX, K1
-	MOVQ  c+32(FP), R8
+	MOVQ  ps+40(FP), R8
 	SHLQ  $2, R8
-	MOVQ  stride+72(FP), R13
+	MOVQ  stride+80(FP), R13
 	IMULQ R8, R13
 	LEAQ  (R13)(R13*2), R15
-	MOVQ  kw+56(FP), R9
+	MOVQ  kw+64(FP), R9
 	IMULQ R8, R9
 	NEGQ  R9
-	MOVQ  ld+40(FP), AX
+	MOVQ  ld+48(FP), AX
 	LEAQ  (R9)(AX*4), R9
 	XORQ  R12, R12
-	MOVQ  wo+64(FP), AX
+	MOVQ  wo+72(FP), AX
 	CMPQ  AX, $8
 	JLT   small
-	CMPQ  kw+56(FP), $7
+	CMPQ  kw+64(FP), $7
 	JNE   tile8
-	CMPQ  stride+72(FP), $1
+	CMPQ  stride+80(FP), $1
 	JEQ   tap7
 
 tile8:
 	// The last tile overlaps the one before when wo is not a multiple of 8: dst is overwritten, not
 	// accumulated into, so computing a pixel twice is harmless.
-	MOVQ wo+64(FP), AX
+	MOVQ wo+72(FP), AX
 	SUBQ $8, AX
 	CMPQ R12, AX
 	JLE  t8go
@@ -79,7 +82,7 @@ t8go:
 	VMOVAPS Z0, Z7
 
 t8ky:
-	MOVQ kw+56(FP), R11
+	MOVQ kw+64(FP), R11
 
 t8kx:
 	VMOVUPS.Z   (R14), K1, Z16
@@ -102,15 +105,15 @@ t8kx:
 
 	TILEDST
 	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K1, (AX)(R8*1)
-	VMOVUPS Z2, K1, (AX)(R8*2)
+	VMOVUPS Z1, K1, (AX)(R10*1)
+	VMOVUPS Z2, K1, (AX)(R10*2)
 	VMOVUPS Z3, K1, (AX)(R11*1)
 	VMOVUPS Z4, K1, (CX)
-	VMOVUPS Z5, K1, (CX)(R8*1)
-	VMOVUPS Z6, K1, (CX)(R8*2)
+	VMOVUPS Z5, K1, (CX)(R10*1)
+	VMOVUPS Z6, K1, (CX)(R10*2)
 	VMOVUPS Z7, K1, (CX)(R11*1)
 	ADDQ    $8, R12
-	CMPQ    R12, wo+64(FP)
+	CMPQ    R12, wo+72(FP)
 	JLT     tile8
 	VZEROUPPER
 	RET
@@ -120,7 +123,7 @@ small:
 	JLT  tile1
 
 tile4:
-	MOVQ wo+64(FP), AX
+	MOVQ wo+72(FP), AX
 	SUBQ $4, AX
 	CMPQ R12, AX
 	JLE  t4go
@@ -133,7 +136,7 @@ t4go:
 	VMOVAPS Z0, Z3
 
 t4ky:
-	MOVQ kw+56(FP), R11
+	MOVQ kw+64(FP), R11
 
 t4kx:
 	VMOVUPS.Z   (R14), K1, Z16
@@ -151,11 +154,11 @@ t4kx:
 
 	TILEDST
 	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K1, (AX)(R8*1)
-	VMOVUPS Z2, K1, (AX)(R8*2)
+	VMOVUPS Z1, K1, (AX)(R10*1)
+	VMOVUPS Z2, K1, (AX)(R10*2)
 	VMOVUPS Z3, K1, (AX)(R11*1)
 	ADDQ    $4, R12
-	CMPQ    R12, wo+64(FP)
+	CMPQ    R12, wo+72(FP)
 	JLT     tile4
 	VZEROUPPER
 	RET
@@ -164,7 +167,7 @@ tile1:
 	TILEINIT
 
 t1ky:
-	MOVQ kw+56(FP), R11
+	MOVQ kw+64(FP), R11
 
 t1kx:
 	VMOVUPS.Z   (R14), K1, Z16
@@ -180,7 +183,7 @@ t1kx:
 	TILEDST
 	VMOVUPS Z0, K1, (AX)
 	INCQ    R12
-	CMPQ    R12, wo+64(FP)
+	CMPQ    R12, wo+72(FP)
 	JLT     tile1
 	VZEROUPPER
 	RET
@@ -188,19 +191,19 @@ t1kx:
 	// 7 taps at stride 1 (ConvNeXt): per kernel row the taps stay in Z16-Z22, and each of the tile's 14
 	// input pixels is loaded once and used by every tap that reaches it: 56 FMAs for 21 loads.
 tap7:
-	MOVQ ld+40(FP), R9
+	MOVQ ld+48(FP), R9
 	SHLQ $2, R9
-	LEAQ (R8)(R8*2), R11
 
 t7tile:
-	MOVQ wo+64(FP), AX
+	MOVQ wo+72(FP), AX
 	SUBQ $8, AX
 	CMPQ R12, AX
 	JLE  t7go
 	MOVQ AX, R12
 
 t7go:
-	// TILEINIT with the pixel step in R8: R13 is a pixel pointer here.
+	// TILEINIT with the pixel step in R8: R13 is a pixel pointer here. TILEDST changed R11.
+	LEAQ      (R8)(R8*2), R11
 	MOVQ      R12, AX
 	IMULQ     R8, AX
 	ADDQ      SI, AX
@@ -209,7 +212,7 @@ t7go:
 	TESTQ     BX, BX
 	JZ        2(PC)
 	VMOVUPS.Z (BX), K1, Z0
-	MOVQ      kh+48(FP), R10
+	MOVQ      kh+56(FP), R10
 	VMOVAPS Z0, Z1
 	VMOVAPS Z0, Z2
 	VMOVAPS Z0, Z3
@@ -307,15 +310,15 @@ t7ky:
 
 	TILEDST
 	VMOVUPS Z0, K1, (AX)
-	VMOVUPS Z1, K1, (AX)(R8*1)
-	VMOVUPS Z2, K1, (AX)(R8*2)
+	VMOVUPS Z1, K1, (AX)(R10*1)
+	VMOVUPS Z2, K1, (AX)(R10*2)
 	VMOVUPS Z3, K1, (AX)(R11*1)
 	VMOVUPS Z4, K1, (CX)
-	VMOVUPS Z5, K1, (CX)(R8*1)
-	VMOVUPS Z6, K1, (CX)(R8*2)
+	VMOVUPS Z5, K1, (CX)(R10*1)
+	VMOVUPS Z6, K1, (CX)(R10*2)
 	VMOVUPS Z7, K1, (CX)(R11*1)
 	ADDQ    $8, R12
-	CMPQ    R12, wo+64(FP)
+	CMPQ    R12, wo+72(FP)
 	JLT     t7tile
 	VZEROUPPER
 	RET

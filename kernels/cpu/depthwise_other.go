@@ -2,6 +2,6 @@
 
 package cpu
 
-func depthwiseRow(dst, src []float32, ld int, w, bias []float32, c, kh, kw, wo, stride int) {
-	depthwiseRowGo(dst, src, ld, w, bias, c, kh, kw, wo, stride)
+func depthwiseRow(dst, src []float32, ld, ps int, w, bias []float32, c, kh, kw, wo, stride int) {
+	depthwiseRowGo(dst, src, ld, ps, w, bias, c, kh, kw, wo, stride)
 }
