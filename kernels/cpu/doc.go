@@ -1,7 +1,10 @@
 // Package cpu holds the float32 compute kernels of the CPU backend: a packed,
-// cache-blocked, multi-threaded SGEMM (Sgemm, SgemmBatched) and the vector
-// kernels behind softmax, layer norm and the MLP activations (Dot, Axpy,
-// Scale, Sum, MaxVal, ExpSub, Gelu, QuickGelu).
+// cache-blocked, multi-threaded SGEMM (Sgemm, SgemmBatched, and
+// SgemmEpilogue, which adds biases, a residual and an activation to each
+// tile while it is in cache), the channels-last depthwise convolution row
+// (DepthwiseRow), the LayerNorm row (LayerNorm) and the vector kernels behind
+// softmax and the MLP activations (Dot, Axpy, Scale, Sum, MaxVal, ExpSub,
+// Gelu, QuickGelu).
 //
 // Each kernel written in assembly has a pure-Go twin with the same contract,
 // and the tests hold the two to the same float64 reference. On amd64 the
