@@ -41,7 +41,7 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 	if add != nil {
 		ad = host(add)
 	}
-	out := make([]float32, B*ho*wo*C)
+	res, out := c.newResult(B, ho, wo, C) // DepthwiseRow writes every element
 
 	// A padded row spans the columns the output row reads: (wo-1)·sw + kw, column j holding input
 	// column j - PadW (zero outside the image).
@@ -85,7 +85,7 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 		}
 		bandPool.Put(buf)
 	})
-	return c.wrap(out, B, ho, wo, C)
+	return res
 }
 
 // padRows fills dst with the len(dst)/(wp·ps) rows of the channels-last image x [H, W, C] starting at

@@ -90,3 +90,29 @@ func BenchmarkDepthwiseChannelsLast(b *testing.B) {
 		})
 	}
 }
+
+// TestDepthwiseChannelsLastRecycled runs a depthwise convolution whose result may reuse a freed buffer
+// full of NaNs: every element must be written.
+func TestDepthwiseChannelsLastRecycled(t *testing.T) {
+	be := tensor.CPU{}
+	r := rand.New(rand.NewPCG(7, 8))
+	const B, H, W, C = 2, 20, 19, 176 // 133760 results, enough to be recycled
+	nan := make([]float32, B*H*W*C)
+	for i := range nan {
+		nan[i] = float32(math.NaN())
+	}
+	x := dwTensor(r, B, H, W, C)
+	w, bias := dwTensor(r, C, 7, 7, 1), dwTensor(r, C)
+	p := tensor.Conv{PadH: 3, PadW: 3, Groups: C, ChannelsLast: true}
+	want := be.ToHost(be.Conv2D(x, w, bias, p))
+	for i := 0; i < 3; i++ {
+		junk := be.Add(be.FromHost(nan, B, H, W, C), be.Zeros(B, H, W, C))
+		be.Free(junk)
+		got := be.ToHost(be.Conv2D(x, w, bias, p))
+		for j := range got {
+			if got[j] != want[j] {
+				t.Fatalf("run %d: [%d] = %v, want %v", i, j, got[j], want[j])
+			}
+		}
+	}
+}
