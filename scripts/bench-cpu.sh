@@ -12,39 +12,56 @@ py=/usr/bin/python3
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 make -s build
 log() { echo "== $*" >&2; }
+# ONLY=models (or gemm, probe, trainstep, decode, scores; several separated by commas) runs those parts alone.
+want() { [[ ${ONLY:-all} == all || ,${ONLY}, == *",$1,"* ]]; }
 
+if want gemm; then
 log "SGEMM"
 bin/plp bench gemm --json --iters 5 | tee "$out/gemm_plp.jsonl"
 for s in 3152x768x2304 3152x768x768 3152x3072x768 3152x768x3072 4112x1024x4096; do
   IFS=x read -r m k n <<<"$s"
   $py scripts/torch_bench.py gemm --m "$m" --k "$k" --n "$n" --repeats 5
 done | tee "$out/gemm_torch.jsonl"
+fi
 
-log "whole models, batch 16, random weights"
+if want models; then
+log "whole models, batch 16, random weights, ${ROUNDS:-3} alternating rounds"
 # The text tower runs twice: on PyTorch's own input (random ids at all 77 positions, pooled at the largest,
 # where plp computes each text only up to its pooled position) and on texts that fill the context (where
-# it cannot skip anything).
-for pair in "openclip_ViT-B-16/openai image vitb16-image" "openclip_ViT-B-16/openai text vitb16-text --text-ids random" \
-            "openclip_ViT-B-16/openai text vitb16-text --text-tokens 77" \
-            "timm_resnet50 image resnet50" "timm_convnext_base_in22k image convnext_base"; do
-  read -r model tower torchname extra <<<"$pair"
-  # shellcheck disable=SC2086 # extra holds flags
-  bin/plp bench --model "$model" --tower "$tower" --batch 16 --iters 3 --json $extra | tee -a "$out/models_plp.jsonl"
-  $py scripts/torch_bench.py model --model "$torchname" --batch 16 | tee -a "$out/models_torch.jsonl"
+# it cannot skip anything). The speed of these shared machines drifts by tens of percent within minutes, so
+# plp and PyTorch alternate, model by model, for several rounds; compare the pairs, not the extremes.
+for round in $(seq "${ROUNDS:-3}"); do
+  for pair in "openclip_ViT-B-16/openai image vitb16-image" "openclip_ViT-B-16/openai text vitb16-text --text-ids random" \
+              "openclip_ViT-B-16/openai text vitb16-text --text-tokens 77" \
+              "timm_resnet50 image resnet50" "timm_convnext_base_in22k image convnext_base"; do
+    read -r model tower torchname extra <<<"$pair"
+    # shellcheck disable=SC2086 # extra holds flags
+    bin/plp bench --model "$model" --tower "$tower" --batch 16 --iters 3 --json $extra | sed "s/^{/{\"round\":$round,\"extra\":\"$extra\",/" | tee -a "$out/models_plp.jsonl"
+    $py scripts/torch_bench.py model --model "$torchname" --batch 16 | sed "s/^{/{\"round\": $round, /" | tee -a "$out/models_torch.jsonl"
+  done
 done
 bin/plp bench --model openclip_RN50/openai --batch 16 --iters 3 --json | tee -a "$out/models_plp.jsonl"
+fi
 
+if want probe; then
 log "linear probe: one epoch of 50000 x 1024, 100 classes, batch 8192"
 go test -run '^$' -bench ProbeEpoch -benchtime 3x ./train | tee "$out/probe_plp.txt"
 $py scripts/torch_probe.py | tee "$out/probe_torch.jsonl"
+fi
 
+if want trainstep; then
 log "ViT-B/16 training step, batch 8"
 go test -run '^$' -bench ViTB16TrainStep -benchtime 2x ./train | tee "$out/trainstep_plp.txt"
 $py scripts/torch_vit_train_step.py --batch 8 | tee "$out/trainstep_torch.jsonl"
+fi
 
+if want decode; then
 log "decode + resize + crop + normalise of a 500x375 JPEG, one core"
 go test -run '^$' -bench DecodePreprocessJPEG500x375 -benchtime 300x -cpu 1 ./imaging | tee "$out/decode_plp.txt"
 $py scripts/torch_bench.py pil --image data/testdata/bench/photo420_500x375.jpg | tee "$out/decode_pil.jsonl"
+fi
 
+if want scores; then
 log "Mahalanobis and kNN scoring: 10000 test x 50000 train x 1024"
 go test -run '^$' -bench 'KNN|Mahalanobis' -benchtime 1x ./eval | tee "$out/scores_plp.txt"
+fi
