@@ -96,6 +96,8 @@ func refAct(f tensor.Act, x float64) float64 {
 		return math.Tanh(x)
 	case tensor.Exp:
 		return math.Exp(x)
+	case tensor.Identity:
+		return x
 	}
 	panic("unknown act")
 }
@@ -469,6 +471,7 @@ func Cases() []Case {
 	}
 	cs = append(cs, shapeCases()...)
 	cs = append(cs, backwardCases()...)
+	cs = append(cs, layoutCases()...)
 	return cs
 }
 
@@ -684,4 +687,114 @@ func shapeCases() []Case {
 			return got, want
 		}},
 	}
+}
+
+// layoutCases check the channels-last convolution and pooling against the channels-first references, and
+// attention over packed sequences against each sequence attended alone.
+func layoutCases() []Case {
+	var cs []Case
+	for _, s := range []struct {
+		B, cin, H, W, cout, kh, kw int
+		p                          tensor.Conv
+		add                        bool
+		f                          tensor.Act
+	}{
+		{2, 3, 17, 13, 5, 3, 3, tensor.Conv{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false, tensor.ReLU},
+		{2, 6, 9, 9, 4, 1, 1, tensor.Conv{}, true, tensor.ReLU},
+		{1, 5, 8, 7, 6, 1, 1, tensor.Conv{StrideH: 2, StrideW: 2}, false, tensor.Identity},
+		{1, 16, 8, 8, 32, 2, 2, tensor.Conv{StrideH: 2, StrideW: 2}, false, tensor.Identity},
+		{2, 3, 16, 16, 8, 4, 4, tensor.Conv{StrideH: 4, StrideW: 4}, false, tensor.Identity},
+		{1, 3, 6, 3, 4, 5, 5, tensor.Conv{PadH: 2, PadW: 1}, true, tensor.GELU},
+		{1, 17, 7, 7, 17, 7, 7, tensor.Conv{PadH: 3, PadW: 3, Groups: 17}, true, tensor.Identity},
+		{2, 4, 2, 3, 4, 7, 7, tensor.Conv{PadH: 3, PadW: 3, Groups: 4}, false, tensor.GELU},
+		{1, 6, 11, 10, 4, 3, 2, tensor.Conv{StrideW: 2, PadH: 1, Groups: 2}, false, tensor.Identity},
+	} {
+		s := s
+		s.p.Groups, s.p.StrideH, s.p.StrideW = max(s.p.Groups, 1), max(s.p.StrideH, 1), max(s.p.StrideW, 1)
+		g := s.p.Groups
+		cs = append(cs, Case{Name: fmt.Sprintf("Conv2DAct/channelslast_%dx%dx%dx%d_w%dx%dx%d_s%d_p%d_g%d_add%v_act%d", s.B, s.H, s.W, s.cin, s.cout, s.kh, s.kw, s.p.StrideH, s.p.PadH, g, s.add, s.f),
+			Tol: sumTol(s.cin / g * s.kh * s.kw),
+			Run: func(be tensor.Backend, r *rand.Rand) ([]float32, []float64) {
+				x, w, b := randn(r, s.B*s.cin*s.H*s.W), randn(r, s.cout*(s.cin/g)*s.kh*s.kw), randn(r, s.cout)
+				want, ho, wo := refConv(f64(x), f64(w), f64(b), s.B, s.cin, s.H, s.W, s.cout, s.kh, s.kw, s.p)
+				want = lastChannels(want, s.B, s.cout, ho, wo)
+				var add *tensor.Tensor
+				if s.add {
+					a := randn(r, len(want))
+					add = be.FromHost(a, s.B, ho, wo, s.cout)
+					for i, v := range a {
+						want[i] += float64(v)
+					}
+				}
+				for i, v := range want {
+					want[i] = refAct(s.f, v)
+				}
+				p := s.p
+				p.ChannelsLast = true
+				xt := be.FromHost(f32(lastChannels(f64(x), s.B, s.cin, s.H, s.W)), s.B, s.H, s.W, s.cin)
+				wt := be.FromHost(f32(lastChannels(f64(w), s.cout, s.cin/g, s.kh, s.kw)), s.cout, s.kh, s.kw, s.cin/g)
+				return be.ToHost(be.Conv2DAct(xt, wt, be.FromHost(b, s.cout), add, p, s.f)), want
+			}})
+	}
+	for _, p := range []tensor.Pool{{Kind: tensor.AvgPool, KH: 2, KW: 2}, {Kind: tensor.MaxPool, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, {Kind: tensor.AvgPool, KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadH: 1}} {
+		p := p
+		cs = append(cs, Case{Name: fmt.Sprintf("Pool2D/channelslast_kind%d_k%dx%d_s%d_p%d", p.Kind, p.KH, p.KW, p.StrideH, p.PadH), Tol: 1e-6, Run: func(be tensor.Backend, r *rand.Rand) ([]float32, []float64) {
+			B, C, H, W := 2, 19, 7, 9
+			x := randn(r, B*C*H*W)
+			first := be.Pool2D(be.FromHost(x, B, C, H, W), p) // checked against its own reference above
+			ho, wo := first.Dim(2), first.Dim(3)
+			want := lastChannels(f64(be.ToHost(first)), B, C, ho, wo)
+			q := p
+			q.ChannelsLast = true
+			got := be.Pool2D(be.FromHost(f32(lastChannels(f64(x), B, C, H, W)), B, H, W, C), q)
+			return be.ToHost(got), want
+		}})
+	}
+	for _, s := range []struct {
+		lens   []int
+		H, hd  int
+		causal bool
+	}{{[]int{1}, 1, 4, true}, {[]int{5, 1, 17}, 2, 8, true}, {[]int{77, 3, 40, 64}, 2, 16, true}, {[]int{9, 12}, 3, 5, false}} {
+		s := s
+		cs = append(cs, Case{Name: fmt.Sprintf("Attention/packed%v_H%d_hd%d_causal%v", s.lens, s.H, s.hd, s.causal), Tol: 1e-5,
+			Run: func(be tensor.Backend, r *rand.Rand) ([]float32, []float64) {
+				D, total := s.H*s.hd, 0
+				for _, n := range s.lens {
+					total += n
+				}
+				q, k, v := randn(r, total*D), randn(r, total*D), randn(r, total*D)
+				var want []float64
+				off := 0
+				for _, n := range s.lens {
+					part := func(x []float32) []float64 { return f64(x[off*D : (off+n)*D]) }
+					want = append(want, refAttention(part(q), part(k), part(v), 1, n, n, s.H, s.hd, s.causal, nil)...)
+					off += n
+				}
+				opt := tensor.AttnOpts{Causal: s.causal, Lens: s.lens}
+				got := be.Attention(be.FromHost(q, 1, total, D), be.FromHost(k, 1, total, D), be.FromHost(v, 1, total, D), s.H, opt)
+				return be.ToHost(got), want
+			}})
+	}
+	return cs
+}
+
+// lastChannels reorders x [B, C, H, W] (or weights [O, I, kh, kw]) to [B, H, W, C] ([O, kh, kw, I]).
+func lastChannels(x []float64, B, C, H, W int) []float64 {
+	out := make([]float64, len(x))
+	for b := 0; b < B; b++ {
+		for c := 0; c < C; c++ {
+			for i := 0; i < H*W; i++ {
+				out[(b*H*W+i)*C+c] = x[(b*C+c)*H*W+i]
+			}
+		}
+	}
+	return out
+}
+
+func f32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
 }
