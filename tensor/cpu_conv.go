@@ -77,13 +77,20 @@ func finishEpilogue(out, add []float32, f Act) {
 		return
 	}
 	parallelFor(len(out), 1<<13, func(lo, hi int) {
+		var a []float32
 		if add != nil {
-			for i, v := range add[lo:hi] {
-				out[lo+i] += v
-			}
+			a = add[lo:hi]
 		}
-		applyAct(f, out[lo:hi])
+		addAct(out[lo:hi], a, f)
 	})
+}
+
+// addAct sets out = f(out + add) in place on one goroutine; add may be nil.
+func addAct(out, add []float32, f Act) {
+	for i, v := range add {
+		out[i] += v
+	}
+	applyAct(f, out)
 }
 
 // im2col lays out input patches as rows (channel, ky, kx) × columns (output pixel); padding reads zero.

@@ -59,7 +59,7 @@ func (c CPU) denseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, wo in
 		// Patch rows start 64-byte aligned, which the SGEMM reads faster when it takes A in place.
 		ldp := (k + 15) &^ 15
 		chunk := patchRows(rows, ldp)
-		buf := getPatch(chunk * ldp)
+		buf := getScratch(&patchPool, chunk*ldp, patchFloats)
 		patch := *buf
 		for r0 := 0; r0 < rows; r0 += chunk {
 			r1 := min(rows, r0+chunk)
@@ -92,16 +92,6 @@ func patchRows(rows, k int) int {
 	per := (rows + n - 1) / n
 	unit := 112 * cpu.Threads()
 	return max(1, min(rows, (per+unit-1)/unit*unit))
-}
-
-// getPatch returns a pooled buffer of at least n values.
-func getPatch(n int) *[]float32 {
-	if b, ok := patchPool.Get().(*[]float32); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]float32, n, max(n, patchFloats))
-	return &b
 }
 
 // im2rowNHWC writes rows [r0, r1) of the patch matrix of channels-last x [B, H, W, C] into dst, ld values

@@ -61,7 +61,7 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 	units := B * bands
 	var next atomic.Int64
 	parallelFor(min(runtime.GOMAXPROCS(0), units), 1, func(_, _ int) {
-		buf := getBand((band-1)*sh*ld + kh*ld)
+		buf := getScratch(&bandPool, (band-1)*sh*ld+kh*ld, 0)
 		pad := *buf
 		for {
 			u := int(next.Add(1)) - 1
@@ -76,12 +76,11 @@ func (c CPU) depthwiseChannelsLast(x, w, bias, add *Tensor, p Conv, f Act, ho, w
 			for oy := oy0; oy < oy1; oy++ {
 				cpu.DepthwiseRow(dst[(oy-oy0)*wo*C:], pad[(oy-oy0)*sh*ld:], ld, ps, taps, bd, C, kh, kw, wo, sw)
 			}
+			var bandAdd []float32
 			if ad != nil {
-				for i, v := range ad[(b*ho+oy0)*wo*C : (b*ho+oy1)*wo*C] {
-					dst[i] += v
-				}
+				bandAdd = ad[(b*ho+oy0)*wo*C : (b*ho+oy1)*wo*C]
 			}
-			applyAct(f, dst)
+			addAct(dst, bandAdd, f)
 		}
 		bandPool.Put(buf)
 	})
@@ -110,14 +109,4 @@ func padRows(dst, x []float32, iy0, padW, H, W, C, ps, wp int) {
 			copy(row[j*ps:j*ps+C], src[(j-j0)*C:])
 		}
 	}
-}
-
-// getBand returns a pooled buffer of at least n values.
-func getBand(n int) *[]float32 {
-	if b, ok := bandPool.Get().(*[]float32); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]float32, n)
-	return &b
 }

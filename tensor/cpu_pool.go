@@ -81,3 +81,14 @@ func (p *pooledStorage) pooledData(t *Tensor) []float32 {
 	}
 	return p.data
 }
+
+// getScratch returns a buffer of n values from pool, or a new one with room for at least minCap.
+// Scratch buffers are written before they are read, so a recycled one needs no zeroing.
+func getScratch(pool *sync.Pool, n, minCap int) *[]float32 {
+	if b, ok := pool.Get().(*[]float32); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]float32, n, max(n, minCap))
+	return &b
+}

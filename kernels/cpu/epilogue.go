@@ -162,23 +162,17 @@ func (kern *microKernel) applyEpilogue(ep *Epilogue, i0, m, j0, n int, c []float
 
 // epilogueGo applies ep to the m×n block of C at (i0, j0) in Go code alone.
 func epilogueGo(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int) {
-	for i := i0; i < i0+m; i++ {
-		row := c[i*ldc+j0 : i*ldc+j0+n]
-		ep.addRow(row, i, j0)
-		switch ep.Act {
-		case ActReLU:
-			reluRow(row)
-		case ActGELU:
-			geluGo(row, row)
-		case ActQuickGELU:
-			quickGeluGo(row, row)
-		}
-	}
+	epilogueRows(ep, i0, m, j0, n, c, ldc, geluGo, quickGeluGo)
 }
 
 // epilogueVec is epilogueGo with the activations in vector code where the
 // CPU has it.
 func epilogueVec(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int) {
+	epilogueRows(ep, i0, m, j0, n, c, ldc, gelu, quickGelu)
+}
+
+// epilogueRows applies ep row by row, with the given GELU and QuickGELU.
+func epilogueRows(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int, gelu, quickGelu func(dst, x []float32)) {
 	for i := i0; i < i0+m; i++ {
 		row := c[i*ldc+j0 : i*ldc+j0+n]
 		ep.addRow(row, i, j0)
