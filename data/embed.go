@@ -78,6 +78,11 @@ type EmbedOptions struct {
 	Settings map[string]string
 	// Progress, if set, is called after every batch from the goroutine that called Embed.
 	Progress func(Progress)
+	// Start and End restrict the run to the samples [Start, End) of the dataset; End 0 means the dataset's
+	// end. Start must be a multiple of Batch so that the run's batches are those of a whole-dataset run
+	// and its embeddings the same bits. Checkpoint chunks are counted from Start. A range that leaves
+	// every sample skipped is not an error (a whole-dataset run is).
+	Start, End int
 }
 
 // EmbedResult is a finished split.
@@ -115,39 +120,52 @@ func Embed(ctx context.Context, ds Dataset, tr imaging.Transform, enc Encoder, o
 	if n == 0 {
 		return nil, errors.New("data: embed: the dataset has no samples")
 	}
+	lo, hi := opt.Start, opt.End
+	if hi == 0 {
+		hi = n
+	}
+	if lo < 0 || lo > hi || hi > n || lo%opt.Batch != 0 {
+		return nil, fmt.Errorf("data: embed: range [%d, %d) of %d samples: want 0 ≤ start ≤ end ≤ %d with start a multiple of the batch %d",
+			lo, hi, n, n, opt.Batch)
+	}
+	whole := lo == 0 && hi == n
 	res := &EmbedResult{Embeddings: &Embeddings{D: d}}
-	ck := &checkpoint{dir: opt.PartialDir, chunk: opt.Batch * opt.ChunkBatches, d: d}
-	start := 0
+	ck := &checkpoint{dir: opt.PartialDir, chunk: opt.Batch * opt.ChunkBatches, d: d, base: lo}
+	start := lo
 	if ck.dir != "" {
 		man := embedManifest{Format: 1, Settings: opt.Settings, Batch: opt.Batch, ChunkBatches: opt.ChunkBatches, Samples: n, Dim: d,
 			SamplesSHA256: samplesDigest(ds)}
+		if !whole {
+			// A whole-dataset manifest keeps the format of runs checkpointed before ranges existed.
+			man.Start, man.End = lo, hi
+		}
 		var err error
 		if start, err = ck.open(man, opt.Resume, res); err != nil {
 			return nil, err
 		}
-		res.Resumed = start
+		res.Resumed = start - lo
 	}
 	p := &pipeline{ds: ds, tr: tr, enc: enc, batch: opt.Batch, workers: opt.Workers, policy: opt.OnError, per: 3 * s * s}
 	t0 := time.Now()
 	var cur []*encoded
-	err := p.run(ctx, start, n, &res.Stats, func(e *encoded) error {
+	err := p.run(ctx, start, hi, &res.Stats, func(e *encoded) error {
 		cur = append(cur, e)
 		res.add(e)
-		if ck.dir != "" && (e.end%ck.chunk == 0 || e.end == n) {
+		if ck.dir != "" && ((e.end-lo)%ck.chunk == 0 || e.end == hi) {
 			if err := ck.write(e.end, cur); err != nil {
 				return err
 			}
 			cur = cur[:0]
 		}
 		if opt.Progress != nil {
-			opt.Progress(Progress{Done: e.end, Total: n, Resumed: start, Elapsed: time.Since(t0), Skipped: len(res.Skipped)})
+			opt.Progress(Progress{Done: e.end - lo, Total: hi - lo, Resumed: start - lo, Elapsed: time.Since(t0), Skipped: len(res.Skipped)})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if res.Embeddings.N == 0 {
+	if res.Embeddings.N == 0 && whole {
 		return nil, fmt.Errorf("data: embed: all %d samples were skipped (first: %s: %s)", n, res.Skipped[0].Path, res.Skipped[0].Err)
 	}
 	return res, nil
@@ -172,6 +190,9 @@ type embedManifest struct {
 	// SamplesSHA256 digests every sample's path and label, so that a dataset whose files changed but
 	// not their number is not taken for the checkpointed one.
 	SamplesSHA256 string `json:"samples_sha256"`
+	// Start and End are the sample range of a run over part of the dataset; both 0 for the whole.
+	Start int `json:"start,omitempty"`
+	End   int `json:"end,omitempty"`
 }
 
 // samplesDigest is the hex SHA-256 of the samples' paths and labels, in order.
@@ -212,7 +233,8 @@ func (m embedManifest) diff(o embedManifest) []string {
 		name string
 		a, b int
 	}{{"format", m.Format, o.Format}, {"batch", m.Batch, o.Batch}, {"chunk batches", m.ChunkBatches, o.ChunkBatches},
-		{"samples", m.Samples, o.Samples}, {"embedding width", m.Dim, o.Dim}} {
+		{"samples", m.Samples, o.Samples}, {"embedding width", m.Dim, o.Dim},
+		{"range start", m.Start, o.Start}, {"range end", m.End, o.End}} {
 		if f.a != f.b {
 			out = append(out, fmt.Sprintf("%s %d (checkpoint %d)", f.name, f.b, f.a))
 		}
@@ -230,6 +252,7 @@ type checkpoint struct {
 	dir   string
 	chunk int // samples per chunk
 	d     int
+	base  int // the run's first sample: chunk i holds [base+i*chunk, base+(i+1)*chunk)
 }
 
 func (c *checkpoint) chunkPath(i int) string {
@@ -237,7 +260,7 @@ func (c *checkpoint) chunkPath(i int) string {
 }
 
 // open creates the checkpoint, or with resume loads its finished chunks into res and returns the sample
-// index to continue from.
+// index to continue from (c.base when nothing is finished).
 func (c *checkpoint) open(man embedManifest, resume bool, res *EmbedResult) (int, error) {
 	mpath := filepath.Join(c.dir, manifestName)
 	// The manifest is written first, so a folder without one holds no finished chunk.
@@ -254,7 +277,7 @@ func (c *checkpoint) open(man embedManifest, resume bool, res *EmbedResult) (int
 		if err := atomicfile.WriteBytes(mpath, append(b, '\n')); err != nil {
 			return 0, fmt.Errorf("data: checkpoint: %w", err)
 		}
-		return 0, nil
+		return c.base, nil
 	}
 	b, err := os.ReadFile(mpath)
 	if err != nil {
@@ -283,12 +306,16 @@ func (c *checkpoint) open(man embedManifest, resume bool, res *EmbedResult) (int
 		}
 	}
 	sort.Strings(chunks)
-	next := 0
+	end := man.Samples
+	if man.End != 0 {
+		end = man.End
+	}
+	next := c.base
 	for i, name := range chunks {
 		if filepath.Join(c.dir, name) != c.chunkPath(i) {
 			return 0, fmt.Errorf("data: checkpoint %s: unexpected file %s (chunks must be numbered from 0 without gaps); remove the folder to start over", c.dir, name)
 		}
-		e, err := c.read(i, next, min(next+c.chunk, man.Samples))
+		e, err := c.read(i, next, min(next+c.chunk, end))
 		if err != nil {
 			return 0, err
 		}
@@ -300,7 +327,7 @@ func (c *checkpoint) open(man embedManifest, resume bool, res *EmbedResult) (int
 
 // write saves the batches that end at sample end as the chunk holding [end-chunk, end).
 func (c *checkpoint) write(end int, batches []*encoded) error {
-	i := (end - 1) / c.chunk
+	i := (end - 1 - c.base) / c.chunk
 	var x []float32
 	var labels, idx []int64
 	var skipped []Skipped
@@ -311,7 +338,7 @@ func (c *checkpoint) write(end int, batches []*encoded) error {
 		skipped = append(skipped, e.skipped...)
 	}
 	sk, _ := json.Marshal(skipped)
-	meta := map[string]string{"start": strconv.Itoa(i * c.chunk), "end": strconv.Itoa(end), "skipped": string(sk)}
+	meta := map[string]string{"start": strconv.Itoa(c.base + i*c.chunk), "end": strconv.Itoa(end), "skipped": string(sk)}
 	ts := []*weights.Tensor{
 		weights.FromFloat32("embeddings", []int{len(labels), c.d}, x),
 		weights.FromInt64("labels", []int{len(labels)}, labels),
