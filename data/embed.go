@@ -134,7 +134,7 @@ func Embed(ctx context.Context, ds Dataset, tr imaging.Transform, enc Encoder, o
 	start := lo
 	if ck.dir != "" {
 		man := embedManifest{Format: 1, Settings: opt.Settings, Batch: opt.Batch, ChunkBatches: opt.ChunkBatches, Samples: n, Dim: d,
-			SamplesSHA256: samplesDigest(ds)}
+			SamplesSHA256: SamplesDigest(ds)}
 		if !whole {
 			// A whole-dataset manifest keeps the format of runs checkpointed before ranges existed.
 			man.Start, man.End = lo, hi
@@ -195,8 +195,9 @@ type embedManifest struct {
 	End   int `json:"end,omitempty"`
 }
 
-// samplesDigest is the hex SHA-256 of the samples' paths and labels, in order.
-func samplesDigest(ds Dataset) string {
+// SamplesDigest is the hex SHA-256 of the samples' paths and labels, in order: two runs that agree on it
+// saw the same files under the same labels.
+func SamplesDigest(ds Dataset) string {
 	h := sha256.New()
 	var buf []byte
 	for i := 0; i < ds.Len(); i++ {

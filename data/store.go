@@ -1,9 +1,13 @@
 package data
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"plp/weights"
@@ -67,21 +71,58 @@ func Stats(x []float32, n, d int) (mean, std []float32) {
 	return mean, std
 }
 
+// SplitMeta returns settings (what identifies the run: model, weights, transform, dataset, ...) with the
+// keys that describe a finished split added: count (n), skipped_count and skipped (the JSON list of
+// skipped samples, "[]" when none). Every writer of a split builds its metadata here, so that stores
+// made in different ways compare byte for byte.
+func SplitMeta(settings map[string]string, n int, skipped []Skipped) map[string]string {
+	m := maps.Clone(settings)
+	if m == nil {
+		m = map[string]string{}
+	}
+	m["count"] = strconv.Itoa(n)
+	m["skipped_count"] = strconv.Itoa(len(skipped))
+	sk := []byte("[]")
+	if len(skipped) > 0 {
+		sk, _ = json.Marshal(skipped) // a list of ints and strings always encodes
+	}
+	m["skipped"] = string(sk)
+	return m
+}
+
 // WriteEmbeddings stores e at path atomically; Mean and Std are computed from X when nil.
 func WriteEmbeddings(path string, e *Embeddings) error {
+	ts, err := e.tensors()
+	if err != nil {
+		return fmt.Errorf("embeddings for %s: %w", path, err)
+	}
+	return weights.WriteSafetensors(path, ts, e.Meta)
+}
+
+// EncodeEmbeddings writes the bytes WriteEmbeddings would store to w; Mean and Std are computed from X
+// when nil.
+func EncodeEmbeddings(w io.Writer, e *Embeddings) error {
+	ts, err := e.tensors()
+	if err != nil {
+		return fmt.Errorf("embeddings: %w", err)
+	}
+	return weights.EncodeSafetensors(w, ts, e.Meta)
+}
+
+// tensors checks e's sizes, fills in its statistics, and lists its tensors in file order.
+func (e *Embeddings) tensors() ([]*weights.Tensor, error) {
 	if len(e.X) != e.N*e.D || len(e.Labels) != e.N {
-		return fmt.Errorf("embeddings for %s: %d values and %d labels do not match %d×%d", path, len(e.X), len(e.Labels), e.N, e.D)
+		return nil, fmt.Errorf("%d values and %d labels do not match %d×%d", len(e.X), len(e.Labels), e.N, e.D)
 	}
 	if e.Mean == nil || e.Std == nil {
 		e.Mean, e.Std = Stats(e.X, e.N, e.D)
 	}
-	ts := []*weights.Tensor{
+	return []*weights.Tensor{
 		weights.FromFloat32("embeddings", []int{e.N, e.D}, e.X),
 		weights.FromInt64("labels", []int{e.N}, e.Labels),
 		weights.FromFloat32("mean", []int{e.D}, e.Mean),
 		weights.FromFloat32("std", []int{e.D}, e.Std),
-	}
-	return weights.WriteSafetensors(path, ts, e.Meta)
+	}, nil
 }
 
 // ReadEmbeddings loads a split written by WriteEmbeddings, checking names, dtypes and shapes. The returned
