@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/data"
 	"plp/imaging"
@@ -26,10 +26,11 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "adversarial",
-		Usage: "make feature-space adversarial OOD images and measure how much they fool kNN OOD detection",
-		Description: `The paper's notebook clip-ood-adversarial-examples.ipynb: --n images of the --source dataset's test split
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "adversarial",
+			Usage: "make feature-space adversarial OOD images and measure how much they fool kNN OOD detection",
+			Description: `The paper's notebook clip-ood-adversarial-examples.ipynb: --n images of the --source dataset's test split
 are each paired with an image of the --target dataset's train split, and Adam (--lr, --steps) optimises a
 perturbation p of each source image x, clamped so that x+p stays in [0, 1], to maximise the cosine
 similarity of the encoder's embedding of x+p to the target's embedding, minus --smooth-lambda times the
@@ -45,30 +46,31 @@ the chosen indices.
 Example (the paper's setting):
   plp adversarial --model openclip_ViT-bigG-14/laion2b --weights open_clip_model.safetensors \
     --source CIFAR10 --target CIFAR100 --n 1000 --steps 250 --smooth-lambda 5e3 --out adv`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or config file"},
-			&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE`"},
-			&cli.StringFlag{Name: "source", Required: true, Usage: "OOD `DATASET` whose test images are perturbed"},
-			&cli.StringFlag{Name: "target", Required: true, Usage: "ID `DATASET` whose train images are the targets"},
-			&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
-			&cli.IntFlag{Name: "n", Value: 1000, Usage: "number of adversarial images"},
-			&cli.IntFlag{Name: "steps", Value: 250, Usage: "Adam steps"},
-			&cli.Float64Flag{Name: "lr", Value: 1e-3, Usage: "Adam learning rate"},
-			&cli.Float64Flag{Name: "smooth-lambda", Value: 5e3, Usage: "weight of the smoothness penalty"},
-			&cli.Float64Flag{Name: "init-scale", Value: 1e-3, Usage: "std of the initial perturbation"},
-			&cli.IntFlag{Name: "batch", Value: 16, Usage: "image pairs per optimisation batch"},
-			&cli.IntFlag{Name: "bank-n", Usage: "kNN bank size from the target's train split (0: all)"},
-			&cli.IntFlag{Name: "id-n", Usage: "ID test images from the target's test split (0: --n)"},
-			&cli.Uint64Flag{Name: "seed", Usage: "seed of the image choice and the initial perturbations"},
-			&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR`"},
-		},
-		Action: func(c *cli.Context) error {
-			if err := adversarial(c); err != nil {
-				return fmt.Errorf("adversarial: %w", err)
-			}
-			return nil
-		},
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or config file"},
+				&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE`"},
+				&cli.StringFlag{Name: "source", Required: true, Usage: "OOD `DATASET` whose test images are perturbed"},
+				&cli.StringFlag{Name: "target", Required: true, Usage: "ID `DATASET` whose train images are the targets"},
+				&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
+				&cli.IntFlag{Name: "n", Value: 1000, Usage: "number of adversarial images"},
+				&cli.IntFlag{Name: "steps", Value: 250, Usage: "Adam steps"},
+				&cli.FloatFlag{Name: "lr", Value: 1e-3, Usage: "Adam learning rate"},
+				&cli.FloatFlag{Name: "smooth-lambda", Value: 5e3, Usage: "weight of the smoothness penalty"},
+				&cli.FloatFlag{Name: "init-scale", Value: 1e-3, Usage: "std of the initial perturbation"},
+				&cli.IntFlag{Name: "batch", Value: 16, Usage: "image pairs per optimisation batch"},
+				&cli.IntFlag{Name: "bank-n", Usage: "kNN bank size from the target's train split (0: all)"},
+				&cli.IntFlag{Name: "id-n", Usage: "ID test images from the target's test split (0: --n)"},
+				&cli.Uint64Flag{Name: "seed", Usage: "seed of the image choice and the initial perturbations"},
+				&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR`"},
+			},
+			Action: action(func(c *Context) error {
+				if err := adversarial(c); err != nil {
+					return fmt.Errorf("adversarial: %w", err)
+				}
+				return nil
+			}),
+		}
 	})
 }
 
@@ -78,7 +80,7 @@ func choose(r *rand.Rand, total, n int) []int {
 	return p[:min(n, total)]
 }
 
-func adversarial(c *cli.Context) error {
+func adversarial(c *Context) error {
 	n, batch := c.Int("n"), c.Int("batch")
 	if n <= 0 || batch <= 0 || c.Int("steps") < 0 || c.Int("bank-n") < 0 || c.Int("id-n") < 0 {
 		return fmt.Errorf("--n and --batch must be positive, --steps, --bank-n and --id-n not negative")
@@ -151,11 +153,11 @@ func adversarial(c *cli.Context) error {
 		}
 	}
 
-	cfg := train.AdvConfig{Steps: c.Int("steps"), LR: c.Float64("lr"), InitScale: c.Float64("init-scale"),
-		SmoothLambda: c.Float64("smooth-lambda"), Seed: c.Uint64("seed")}
+	cfg := train.AdvConfig{Steps: c.Int("steps"), LR: c.Float("lr"), InitScale: c.Float("init-scale"),
+		SmoothLambda: c.Float("smooth-lambda"), Seed: c.Uint64("seed")}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	bar := newProgressBar(c.App.ErrWriter, "attack")
+	bar := newProgressBar(c.Root().ErrWriter, "attack")
 	bar.unit = "steps"
 	start := time.Now()
 	totalSteps := ((n + batch - 1) / batch) * cfg.Steps
@@ -234,12 +236,12 @@ func adversarial(c *cli.Context) error {
 	if err := os.WriteFile(filepath.Join(out, "results.json"), js, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "mean cosine similarity to the targets: %.4f\n", results["mean_similarity"])
-	fmt.Fprintf(c.App.Writer, "kNN (k=1, cosine) AUROC: clean %.2f adversarial %.2f", results["auroc_real"], results["auroc_adv"])
+	fmt.Fprintf(c.Root().Writer, "mean cosine similarity to the targets: %.4f\n", results["mean_similarity"])
+	fmt.Fprintf(c.Root().Writer, "kNN (k=1, cosine) AUROC: clean %.2f adversarial %.2f", results["auroc_real"], results["auroc_adv"])
 	if _, ok := results["auroc_real_sub"]; ok {
-		fmt.Fprintf(c.App.Writer, "; targets left out of the bank: clean %.2f adversarial %.2f", results["auroc_real_sub"], results["auroc_adv_sub"])
+		fmt.Fprintf(c.Root().Writer, "; targets left out of the bank: clean %.2f adversarial %.2f", results["auroc_real_sub"], results["auroc_adv_sub"])
 	}
-	fmt.Fprintln(c.App.Writer)
+	fmt.Fprintln(c.Root().Writer)
 	return nil
 }
 

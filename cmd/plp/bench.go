@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/kernels/cpu"
 )
@@ -18,32 +18,34 @@ import (
 // gemmShapes are the SGEMM shapes of ViT-B/16 (batch 16: 3152 tokens) and ViT-L/14 (batch 16: 4112 tokens).
 const gemmShapes = "3152x768x2304,3152x768x768,3152x3072x768,3152x768x3072,4112x1024x4096"
 
-// benchCmd is `plp bench`. Whole-model benchmarks live in bench_model.go, whose init (which runs after this
-// file's, by file name order) appends its flags to benchCmd.Flags and sets benchCmd.Action.
-var benchCmd *cli.Command
-
+// init registers `plp bench`: kernel benchmarks as subcommands, whole models (bench_model.go) with --model.
 func init() {
-	benchCmd = &cli.Command{
-		Name:  "bench",
-		Usage: "measure plp's speed on this machine",
-		Description: "Subcommands measure single kernels; whole-model runs take --model (see `plp bench --help`).\n" +
-			"Every mode prints a table, or one JSON object per measurement with --json.",
-		Subcommands: []*cli.Command{{
-			Name:  "gemm",
-			Usage: "SGEMM GFLOP/s on the transformer shapes, and the fraction of this machine's fp32 peak",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "shapes", Value: gemmShapes, Usage: "comma-separated MxKxN list"},
-				&cli.IntFlag{Name: "iters", Value: 5, Usage: "timed repetitions per shape (the best is reported)"},
-				&cli.Float64Flag{Name: "peak", Usage: "fp32 peak GFLOP/s to compare with (default: estimated from the CPU)"},
-				&cli.BoolFlag{Name: "json", Usage: "one JSON object per shape"},
-			},
-			Action: benchGemm,
-		}},
-		Action: func(c *cli.Context) error {
-			return fmt.Errorf("choose a benchmark: `plp bench gemm`, or a whole model with --model (see --help)")
-		},
-	}
-	register(benchCmd)
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "bench",
+			Usage: "measure plp's speed on this machine",
+			Description: "Subcommands measure single kernels; whole-model runs take --model (see `plp bench --help`).\n" +
+				"Every mode prints a table, or one JSON object per measurement with --json.",
+			Commands: []*cli.Command{{
+				Name:  "gemm",
+				Usage: "SGEMM GFLOP/s on the transformer shapes, and the fraction of this machine's fp32 peak",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "shapes", Value: gemmShapes, Usage: "comma-separated MxKxN list"},
+					&cli.IntFlag{Name: "iters", Value: 5, Usage: "timed repetitions per shape (the best is reported)"},
+					&cli.FloatFlag{Name: "peak", Usage: "fp32 peak GFLOP/s to compare with (default: estimated from the CPU)"},
+					&cli.BoolFlag{Name: "json", Usage: "one JSON object per shape"},
+				},
+				Action: action(benchGemm),
+			}},
+			Flags: benchModelFlags(),
+			Action: action(func(c *Context) error {
+				if c.IsSet("model") {
+					return benchModel(c)
+				}
+				return &usageErr{cmd: "plp bench", err: fmt.Errorf("choose a benchmark: `plp bench gemm`, or a whole model with --model")}
+			}),
+		}
+	})
 }
 
 type gemmResult struct {
@@ -78,18 +80,29 @@ func parseShapes(s string) ([][3]int, error) {
 	return out, nil
 }
 
-func benchGemm(c *cli.Context) error {
+func benchGemm(c *Context) error {
 	shapes, err := parseShapes(c.String("shapes"))
 	if err != nil {
 		return err
 	}
-	peak := c.Float64("peak")
+	peak := c.Float("peak")
 	if peak == 0 {
 		peak = estimatePeakGFLOPS()
 	}
-	iters := max(1, c.Int("iters"))
-	w := c.App.Writer
-	if !c.Bool("json") {
+	if c.Int("iters") < 1 {
+		return fmt.Errorf("bench gemm: --iters %d: want at least 1", c.Int("iters"))
+	}
+	if peak < 0 {
+		return fmt.Errorf("bench gemm: --peak %g: want a positive GFLOP/s figure", peak)
+	}
+	iters := c.Int("iters")
+	// `plp bench --json gemm` puts --json on the parent command; it means the same.
+	asJSON := c.Bool("json")
+	for _, p := range c.Lineage()[1:] {
+		asJSON = asJSON || p.IsSet("json") && p.Bool("json")
+	}
+	w := c.Root().Writer
+	if !asJSON {
 		fmt.Fprintf(w, "kernel %s, %d threads, fp32 peak %.0f GFLOP/s (estimated; --peak overrides)\n", cpu.Features(), cpu.Threads(), peak)
 		fmt.Fprintf(w, "%6s %6s %6s %10s %9s %6s\n", "M", "K", "N", "ms", "GFLOP/s", "peak")
 	}
@@ -114,7 +127,7 @@ func benchGemm(c *cli.Context) error {
 		}
 		g := 2 * float64(m) * float64(n) * float64(k) / best / 1e9
 		res := gemmResult{M: m, K: k, N: n, Seconds: best, GFLOPS: g, PeakFrac: g / peak, Kernel: cpu.Features(), Threads: cpu.Threads(), PeakGFLOP: peak}
-		if c.Bool("json") {
+		if asJSON {
 			if err := json.NewEncoder(w).Encode(res); err != nil {
 				return err
 			}

@@ -11,35 +11,26 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/tensor"
 	"plp/zoo"
 )
 
 // benchModelFlags are the flags of `plp bench --model`.
-var benchModelFlags = []cli.Flag{
-	&cli.StringFlag{Name: "model", Usage: "benchmark this model's forward pass: " + modelFlagUsage},
-	&cli.IntFlag{Name: "batch", Value: 16, Usage: "images or texts per forward pass"},
-	&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (default: seeded random weights)"},
-	&cli.StringFlag{Name: "tower", Value: "image", Usage: "`image` or text"},
-	&cli.IntFlag{Name: "iters", Value: 3, Usage: "timed forward passes after one warm-up pass"},
-	&cli.IntFlag{Name: "text-tokens", Value: 77, Usage: "tokens per text for --tower text, start and end included"},
-	&cli.StringFlag{Name: "text-ids", Value: "prompts", Usage: "`prompts` (start, word pieces, end, then padding) or random " +
-		"(uniform ids in [1, 49407) at every position, pooled at the largest: the input of PyTorch's reference run)"},
-	&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
-	deviceFlag(),
-	dtypeFlag(),
-}
-
-func init() {
-	benchCmd.Flags = append(benchCmd.Flags, benchModelFlags...)
-	usage := benchCmd.Action
-	benchCmd.Action = func(c *cli.Context) error {
-		if c.IsSet("model") {
-			return benchModel(c)
-		}
-		return usage(c)
+func benchModelFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "model", Usage: "benchmark this model's forward pass: " + modelFlagUsage},
+		&cli.IntFlag{Name: "batch", Value: 16, Usage: "images or texts per forward pass"},
+		&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (default: seeded random weights)"},
+		&cli.StringFlag{Name: "tower", Value: "image", Usage: "`image` or text"},
+		&cli.IntFlag{Name: "iters", Value: 3, Usage: "timed forward passes after one warm-up pass"},
+		&cli.IntFlag{Name: "text-tokens", Value: 77, Usage: "tokens per text for --tower text, start and end included"},
+		&cli.StringFlag{Name: "text-ids", Value: "prompts", Usage: "`prompts` (start, word pieces, end, then padding) or random " +
+			"(uniform ids in [1, 49407) at every position, pooled at the largest: the input of PyTorch's reference run)"},
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
+		deviceFlag(),
+		dtypeFlag(),
 	}
 }
 
@@ -61,7 +52,7 @@ type benchModelResult struct {
 
 // benchModel times whole forward passes of one tower: items/s over --iters passes (after a warm-up pass)
 // and the process's peak resident memory (VmHWM).
-func benchModel(c *cli.Context) (err error) {
+func benchModel(c *Context) (err error) {
 	defer tensor.RecoverDeviceError(&err) // a GPU failure (e.g. out of memory) becomes an error
 	name, batch, tower := c.String("model"), c.Int("batch"), c.String("tower")
 	if batch <= 0 {
@@ -187,13 +178,13 @@ func benchModel(c *cli.Context) (err error) {
 		res.DevicePeakMB = float64(peak) / (1 << 20)
 	}
 	if c.Bool("json") {
-		return json.NewEncoder(c.App.Writer).Encode(res)
+		return json.NewEncoder(c.Root().Writer).Encode(res)
 	}
 	unit := "images/s"
 	if tower == "text" {
 		unit = "texts/s"
 	}
-	fmt.Fprintf(c.App.Writer, "%s %s tower, batch %d, %d threads, %s weights: %.2f %s (best %.2f), peak RSS %.0f MB\n",
+	fmt.Fprintf(c.Root().Writer, "%s %s tower, batch %d, %d threads, %s weights: %.2f %s (best %.2f), peak RSS %.0f MB\n",
 		res.Model, tower, batch, res.Threads, wname, res.ItemsPerS, unit, res.BestPerS, res.PeakRSSMB)
 	return nil
 }

@@ -6,30 +6,32 @@ import (
 	"math"
 	"slices"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/weights"
 )
 
 func init() {
-	register(&cli.Command{
-		Name:      "convert",
-		Usage:     "convert a PyTorch checkpoint (.pt/.pth/.bin, zip, legacy or TorchScript) to safetensors",
-		ArgsUsage: "IN OUT.safetensors",
-		Description: "Reads IN without Python (a pickle reader that refuses anything but tensors and plain data),\n" +
-			"picks its state dict (auto-detected, or --key), optionally strips name prefixes and converts\n" +
-			"floating-point tensors, and writes OUT atomically. Integer and bool tensors are kept as they are.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "key", Usage: "path of the state dict inside the checkpoint, keys joined by / (e.g. model, state_dict, teacher)"},
-			&cli.BoolFlag{Name: "all", Usage: "keep every tensor under its full path (model/..., optimizer/...) instead of one state dict"},
-			&cli.StringSliceFlag{Name: "strip-prefix", Usage: "remove this prefix from tensor names (repeatable, applied in order; e.g. module.)"},
-			&cli.StringFlag{Name: "dtype", Usage: "convert floating-point tensors to f32, f16 or bf16 (default: keep)"},
-		},
-		Action: convert,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "convert",
+			Usage:     "convert a PyTorch checkpoint (.pt/.pth/.bin, zip, legacy or TorchScript) to safetensors",
+			ArgsUsage: "IN OUT.safetensors",
+			Description: "Reads IN without Python (a pickle reader that refuses anything but tensors and plain data),\n" +
+				"picks its state dict (auto-detected, or --key), optionally strips name prefixes and converts\n" +
+				"floating-point tensors, and writes OUT atomically. Integer and bool tensors are kept as they are.",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "key", Usage: "path of the state dict inside the checkpoint, keys joined by / (e.g. model, state_dict, teacher)"},
+				&cli.BoolFlag{Name: "all", Usage: "keep every tensor under its full path (model/..., optimizer/...) instead of one state dict"},
+				&cli.StringSliceFlag{Name: "strip-prefix", Usage: "remove this prefix from tensor names (repeatable, applied in order; e.g. module.)"},
+				&cli.StringFlag{Name: "dtype", Usage: "convert floating-point tensors to f32, f16 or bf16 (default: keep)"},
+			},
+			Action: action(convert),
+		}
 	})
 }
 
-func convert(c *cli.Context) error {
+func convert(c *Context) error {
 	if c.NArg() != 2 {
 		return fmt.Errorf("convert: want IN and OUT (usage: plp convert IN.pt OUT.safetensors [--key K] [--strip-prefix P] [--dtype f32|f16|bf16])")
 	}
@@ -85,7 +87,7 @@ func convert(c *cli.Context) error {
 	if err := weights.WriteSafetensors(out, tensors, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	fmt.Fprintf(c.App.Writer, "wrote %d tensors (%.1f MB) to %s\n", len(tensors), float64(bytes)/1e6, out)
+	fmt.Fprintf(c.Root().Writer, "wrote %d tensors (%.1f MB) to %s\n", len(tensors), float64(bytes)/1e6, out)
 	return nil
 }
 

@@ -92,7 +92,7 @@ func TestConvertErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{filepath.Join(convertDir, "state_zip.pt")}, "want IN and OUT"},
+		{[]string{filepath.Join(convertDir, "state_zip.pt")}, "missing arguments: want IN OUT.safetensors"},
 		{[]string{"--dtype", "f8", filepath.Join(convertDir, "state_zip.pt"), filepath.Join(dir, "a")}, `--dtype "f8"`},
 		{[]string{"--key", "nope", filepath.Join(convertDir, "nested_ckpt.pth"), filepath.Join(dir, "b")}, `key "nope" not found`},
 		{[]string{filepath.Join(dir, "missing.pt"), filepath.Join(dir, "c")}, "missing.pt"},

@@ -7,26 +7,28 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "demo",
-		Usage: "run the whole method (embed → pseudo-labels → probe → eval) in seconds on data that ships in the repository",
-		Description: "Uses the tiny random-weight CLIP model of zoo/testdata and the fake CIFAR-10/100 files of data/testdata:\n" +
-			"embeds both sets, trains a PLP probe on CIFAR-10 pseudo-labels and scores CIFAR-100 as OOD. The numbers\n" +
-			"mean nothing (the model is random); the run shows every step and file of a real experiment.\n" +
-			"Run it from a clone of the repository (or pass --repo).",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "repo", Usage: "repository `DIR` holding zoo/testdata and data/testdata (default: found from the working directory)"},
-			&cli.StringFlag{Name: "out", Usage: "work `DIR` for embeddings, probe and reports (default: a new temporary folder)"},
-		},
-		Action: runDemo,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "demo",
+			Usage: "run the whole method (embed → pseudo-labels → probe → eval) in seconds on data that ships in the repository",
+			Description: "Uses the tiny random-weight CLIP model of zoo/testdata and the fake CIFAR-10/100 files of data/testdata:\n" +
+				"embeds both sets, trains a PLP probe on CIFAR-10 pseudo-labels and scores CIFAR-100 as OOD. The numbers\n" +
+				"mean nothing (the model is random); the run shows every step and file of a real experiment.\n" +
+				"Run it from a clone of the repository (or pass --repo).",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "repo", Usage: "repository `DIR` holding zoo/testdata and data/testdata (default: found from the working directory)"},
+				&cli.StringFlag{Name: "out", Usage: "work `DIR` for embeddings, probe and reports (default: a new temporary folder)"},
+			},
+			Action: action(runDemo),
+		}
 	})
 }
 
-func runDemo(c *cli.Context) error {
+func runDemo(c *Context) error {
 	repo := c.String("repo")
 	if repo == "" {
 		var err error
@@ -50,7 +52,7 @@ func runDemo(c *cli.Context) error {
 		}
 	}
 	embeds, probe := filepath.Join(out, "embeddings"), filepath.Join(out, "probe")
-	w := c.App.Writer
+	w := c.Root().Writer
 	steps := []struct {
 		say  string
 		args []string
@@ -70,7 +72,7 @@ func runDemo(c *cli.Context) error {
 		var log bytes.Buffer
 		app := newApp()
 		app.Writer, app.ErrWriter = w, &log
-		if err := app.Run(append([]string{"plp"}, s.args...)); err != nil {
+		if err := app.Run(c.Context, append([]string{"plp"}, s.args...)); err != nil {
 			return fmt.Errorf("demo step %d (%s): %w\n%s", i+1, s.say, err, log.String())
 		}
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/kernels/cuda"
 	"plp/tensor"
@@ -17,14 +17,14 @@ func deviceFlag() cli.Flag {
 
 // backendFromFlag opens the backend --device names. A GPU, or an explicit --device, is reported on stderr,
 // so a run says where it computed; the default auto falling back to the CPU stays quiet.
-func backendFromFlag(c *cli.Context) (tensor.Backend, error) {
+func backendFromFlag(c *Context) (tensor.Backend, error) {
 	spec := c.String("device")
 	be, desc, err := tensor.ParseDevice(spec)
 	if err != nil {
 		return nil, fmt.Errorf("--device %s: %w", spec, err)
 	}
 	if be.Name() != "cpu" || c.IsSet("device") {
-		fmt.Fprintf(c.App.ErrWriter, "device: %s\n", desc)
+		fmt.Fprintf(c.Root().ErrWriter, "device: %s\n", desc)
 	}
 	return be, nil
 }
@@ -36,7 +36,7 @@ func dtypeFlag() cli.Flag {
 }
 
 // applyDType sets the GEMM precision --dtype names on be.
-func applyDType(c *cli.Context, be tensor.Backend) error {
+func applyDType(c *Context, be tensor.Backend) error {
 	prec := map[string]cuda.Precision{"": cuda.FP32, "fp32": cuda.FP32, "tf32": cuda.TF32, "bf16": cuda.BF16}
 	d := c.String("dtype")
 	p, ok := prec[d]

@@ -2,10 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/kernels/cuda"
 	"plp/tensor"
@@ -17,21 +18,21 @@ import (
 func runDevice(t *testing.T, args ...string) (name, stderr string, err error) {
 	t.Helper()
 	var errb bytes.Buffer
-	app := &cli.App{
+	app := &cli.Command{
 		Name:      "plp",
 		Writer:    &bytes.Buffer{},
 		ErrWriter: &errb,
 		Flags:     []cli.Flag{deviceFlag(), dtypeFlag()},
-		Action: func(c *cli.Context) error {
+		Action: action(func(c *Context) error {
 			be, err := backendFromFlag(c)
 			if err != nil {
 				return err
 			}
 			name = be.Name()
 			return applyDType(c, be)
-		},
+		}),
 	}
-	err = app.Run(append([]string{"plp"}, args...))
+	err = app.Run(context.Background(), append([]string{"plp"}, args...))
 	return name, errb.String(), err
 }
 

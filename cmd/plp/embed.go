@@ -16,7 +16,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/data"
 	"plp/imaging"
@@ -32,10 +32,11 @@ const (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "embed",
-		Usage: "encode a dataset's images and store the embeddings (one safetensors file per split)",
-		Description: `Writes OUT/<dataset>/<model>/<split>.safetensors with embeddings [N,D] float32, labels [N] int64 and
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "embed",
+			Usage: "encode a dataset's images and store the embeddings (one safetensors file per split)",
+			Description: `Writes OUT/<dataset>/<model>/<split>.safetensors with embeddings [N,D] float32, labels [N] int64 and
 the split's mean and unbiased std [D], plus metadata (model, weights sha256, transform, dataset root,
 count, embedding kind, skipped images, plp version). <model> is the registry name with "/" replaced by
 "_", or the config file's stem; a dataset given as a folder is named by the folder.
@@ -60,28 +61,29 @@ the Hugging Face repository timm/vit_base_patch16_clip_224.openai (open_clip_mod
   plp embed --model openclip_ViT-B-16/openai --weights open_clip_model.safetensors \
     --dataset CIFAR10 --data-root ~/data --out ~/embeddings --knn
 writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensors.`,
-		Flags: []cli.Flag{
-			deviceFlag(),
-			&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or path of an open_clip_config.json, open_clip model config or fixture manifest"},
-			&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (.safetensors, .bin, .pt, .pth)"},
-			&cli.BoolFlag{Name: "random-weights", Usage: "use seeded random weights instead of a checkpoint (tests and demos only)"},
-			&cli.StringFlag{Name: "dataset", Required: true, Usage: "dataset `NAME` (" + strings.Join(data.Names, " ") + ") or an image folder path"},
-			&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
-			&cli.StringFlag{Name: "split", Value: "train,test", Usage: "comma-separated `SPLITS` (train, test)"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "embedding store `DIR`"},
-			&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per forward pass"},
-			&cli.IntFlag{Name: "workers", Usage: "decode and preprocess goroutines (default: one per core)"},
-			&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
-			&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run from its checkpoint"},
-			&cli.IntFlag{Name: "chunk", Value: 16, Usage: "batches per checkpoint chunk"},
-			&cli.StringFlag{Name: "on-error", Value: "skip", Usage: "`skip` or fail on an image that cannot be decoded"},
-			&cli.BoolFlag{Name: "knn", Usage: "compute the k-NN accuracy (k=20, T=0.02) of test against train"},
-		},
-		Action: embed,
+			Flags: []cli.Flag{
+				deviceFlag(),
+				&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or path of an open_clip_config.json, open_clip model config or fixture manifest"},
+				&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (.safetensors, .bin, .pt, .pth)"},
+				&cli.BoolFlag{Name: "random-weights", Usage: "use seeded random weights instead of a checkpoint (tests and demos only)"},
+				&cli.StringFlag{Name: "dataset", Required: true, Usage: "dataset `NAME` (" + strings.Join(data.Names, " ") + ") or an image folder path"},
+				&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
+				&cli.StringFlag{Name: "split", Value: "train,test", Usage: "comma-separated `SPLITS` (train, test)"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "embedding store `DIR`"},
+				&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per forward pass"},
+				&cli.IntFlag{Name: "workers", Usage: "decode and preprocess goroutines (default: one per core)"},
+				&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
+				&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run from its checkpoint"},
+				&cli.IntFlag{Name: "chunk", Value: 16, Usage: "batches per checkpoint chunk"},
+				&cli.StringFlag{Name: "on-error", Value: "skip", Usage: "`skip` or fail on an image that cannot be decoded"},
+				&cli.BoolFlag{Name: "knn", Usage: "compute the k-NN accuracy (k=20, T=0.02) of test against train"},
+			},
+			Action: action(embed),
+		}
 	})
 }
 
-func embed(c *cli.Context) (err error) {
+func embed(c *Context) (err error) {
 	defer tensor.RecoverDeviceError(&err) // a GPU failure (e.g. out of memory) becomes an error
 	policy, err := data.ParseErrorPolicy(c.String("on-error"))
 	if err != nil {
@@ -150,7 +152,7 @@ func embed(c *cli.Context) (err error) {
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	out := c.App.Writer
+	out := c.Root().Writer
 	results := map[string]*data.Embeddings{}
 	var classes int
 	for _, split := range splits {
@@ -181,7 +183,7 @@ func embed(c *cli.Context) (err error) {
 			"plp_version":    version,
 		}
 		partial := data.PartialDir(path)
-		bar := newProgressBar(c.App.ErrWriter, split)
+		bar := newProgressBar(c.Root().ErrWriter, split)
 		res, err := data.Embed(ctx, ds, tr, enc, data.EmbedOptions{
 			Batch: c.Int("batch"), Workers: c.Int("workers"), OnError: policy, ChunkBatches: c.Int("chunk"),
 			PartialDir: partial, Resume: c.Bool("resume"), Settings: settings, Progress: bar.update,
@@ -194,7 +196,7 @@ func embed(c *cli.Context) (err error) {
 			return fmt.Errorf("embed: %w", err)
 		}
 		for _, s := range res.Skipped {
-			fmt.Fprintf(c.App.ErrWriter, "skipped %s: %s\n", s.Path, s.Err)
+			fmt.Fprintf(c.Root().ErrWriter, "skipped %s: %s\n", s.Path, s.Err)
 		}
 		e := res.Embeddings
 		e.Meta = settings
@@ -232,7 +234,7 @@ func embed(c *cli.Context) (err error) {
 
 // embedKNN classifies the test split by its neighbours in the train split, reading a split this run did
 // not produce from the store.
-func embedKNN(c *cli.Context, results map[string]*data.Embeddings, classes int, dsName string) error {
+func embedKNN(c *Context, results map[string]*data.Embeddings, classes int, dsName string) error {
 	for _, s := range []string{"train", "test"} {
 		if results[s] != nil {
 			continue
@@ -263,7 +265,7 @@ func embedKNN(c *cli.Context, results map[string]*data.Embeddings, classes int, 
 	if err := weights.WriteSafetensors(path, ts, meta); err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
-	fmt.Fprintf(c.App.Writer, "k-NN accuracy (k=%d, T=%g): top-1 %.2f%%, top-5 %.2f%% (%s)\n", knnK, knnT, r.Top1, r.Top5, path)
+	fmt.Fprintf(c.Root().Writer, "k-NN accuracy (k=%d, T=%g): top-1 %.2f%%, top-5 %.2f%% (%s)\n", knnK, knnT, r.Top1, r.Top5, path)
 	return nil
 }
 

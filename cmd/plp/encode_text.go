@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/tokenizer"
 	"plp/zoo"
@@ -14,21 +14,23 @@ import (
 const modelFlagUsage = "registry `NAME` (see zoo) or path of an open_clip_config.json, open_clip model config or fixture manifest"
 
 func init() {
-	register(&cli.Command{
-		Name:      "encode-text",
-		Usage:     "embed texts with a CLIP text tower; prints one JSON array per text",
-		ArgsUsage: "TEXT...",
-		Flags: []cli.Flag{
-			deviceFlag(),
-			&cli.StringFlag{Name: "model", Required: true, Usage: modelFlagUsage},
-			&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE` (open_clip_model.safetensors, open_clip_pytorch_model.bin, ...)"},
-			&cli.BoolFlag{Name: "normalize", Usage: "L2-normalise each embedding"},
-		},
-		Action: encodeText,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "encode-text",
+			Usage:     "embed texts with a CLIP text tower; prints one JSON array per text",
+			ArgsUsage: "TEXT...",
+			Flags: []cli.Flag{
+				deviceFlag(),
+				&cli.StringFlag{Name: "model", Required: true, Usage: modelFlagUsage},
+				&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE` (open_clip_model.safetensors, open_clip_pytorch_model.bin, ...)"},
+				&cli.BoolFlag{Name: "normalize", Usage: "L2-normalise each embedding"},
+			},
+			Action: action(encodeText),
+		}
 	})
 }
 
-func encodeText(c *cli.Context) error {
+func encodeText(c *Context) error {
 	texts := c.Args().Slice()
 	if len(texts) == 0 {
 		return fmt.Errorf("encode-text: no TEXT given")
@@ -54,7 +56,7 @@ func encodeText(c *cli.Context) error {
 		return fmt.Errorf("encode-text: %w", err)
 	}
 	v, dim := m.Backend().ToHost(e), e.Dim(1)
-	enc := json.NewEncoder(c.App.Writer)
+	enc := json.NewEncoder(c.Root().Writer)
 	for i := range texts {
 		if err := enc.Encode(v[i*dim : (i+1)*dim]); err != nil {
 			return err

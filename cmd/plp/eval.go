@@ -9,7 +9,7 @@ import (
 	"slices"
 	"text/tabwriter"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/detect"
 	"plp/eval"
@@ -19,38 +19,40 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "eval",
-		Usage: "score OOD sets with a trained probe or CLIP zero-shot, and report AUROC, FPR95, AUPR",
-		Description: "With --probe DIR (written by `plp probe`), logits come from the probe on the stored embeddings\n" +
-			"(standardised first when the probe was trained with --embed-norm), as the paper's logit_evaluation.py.\n" +
-			"With --zeroshot, logits are CLIP's cosine similarities to the prompt-ensemble label embeddings of\n" +
-			"--model/--weights, and MSP on them is the pseudo-MSP baseline. --maha scores Mahalanobis distances of the\n" +
-			"logits; --knn scores the embeddings by cosine k-NN. Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/.",
-		Flags: []cli.Flag{
-			deviceFlag(),
-			&cli.StringFlag{Name: "probe", Usage: "probe `DIR` (head.safetensors + hp.json)"},
-			&cli.BoolFlag{Name: "zeroshot", Usage: "CLIP zero-shot logits instead of a probe (needs --model, --weights, --dataset)"},
-			&cli.StringFlag{Name: "model", Usage: "model name or config (default: the probe's)"},
-			&cli.StringFlag{Name: "weights", Usage: "CLIP checkpoint `FILE` for --zeroshot"},
-			&cli.StringFlag{Name: "embeds", Required: true, Usage: "embedding store `DIR`"},
-			&cli.StringFlag{Name: "dataset", Usage: "ID dataset (default: the probe's)"},
-			&cli.StringSliceFlag{Name: "ood", Usage: "OOD sets in the store (default: the paper's for the ID set)"},
-			&cli.Float64SliceFlag{Name: "temperatures", Value: cli.NewFloat64Slice(1), Usage: "temperatures for MSP and energy"},
-			&cli.BoolFlag{Name: "maha", Usage: "Mahalanobis and relative Mahalanobis on the logits (default: on unless the ID set is IN1K, as the paper)"},
-			&cli.IntSliceFlag{Name: "knn", Usage: "k values for cosine k-NN scores on the embeddings, e.g. 1,10"},
-			&cli.StringSliceFlag{Name: "prompts", Usage: "prompt templates for --zeroshot (default: the paper's five)"},
-			&cli.StringFlag{Name: "classes", Usage: "class-name `FILE` for --zeroshot on datasets without built-in names"},
-			&cli.StringFlag{Name: "out", Usage: "report `DIR` (default: the probe folder)"},
-			&cli.BoolFlag{Name: "no-plots", Usage: "skip the ROC and histogram plots"},
-		},
-		Action: runEval,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "eval",
+			Usage: "score OOD sets with a trained probe or CLIP zero-shot, and report AUROC, FPR95, AUPR",
+			Description: "With --probe DIR (written by `plp probe`), logits come from the probe on the stored embeddings\n" +
+				"(standardised first when the probe was trained with --embed-norm), as the paper's logit_evaluation.py.\n" +
+				"With --zeroshot, logits are CLIP's cosine similarities to the prompt-ensemble label embeddings of\n" +
+				"--model/--weights, and MSP on them is the pseudo-MSP baseline. --maha scores Mahalanobis distances of the\n" +
+				"logits; --knn scores the embeddings by cosine k-NN. Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/.",
+			Flags: []cli.Flag{
+				deviceFlag(),
+				&cli.StringFlag{Name: "probe", Usage: "probe `DIR` (head.safetensors + hp.json)"},
+				&cli.BoolFlag{Name: "zeroshot", Usage: "CLIP zero-shot logits instead of a probe (needs --model, --weights, --dataset)"},
+				&cli.StringFlag{Name: "model", Usage: "model name or config (default: the probe's)"},
+				&cli.StringFlag{Name: "weights", Usage: "CLIP checkpoint `FILE` for --zeroshot"},
+				&cli.StringFlag{Name: "embeds", Required: true, Usage: "embedding store `DIR`"},
+				&cli.StringFlag{Name: "dataset", Usage: "ID dataset (default: the probe's)"},
+				&cli.StringSliceFlag{Name: "ood", Usage: "OOD sets in the store (default: the paper's for the ID set)"},
+				&cli.FloatSliceFlag{Name: "temperatures", Value: []float64{1}, Usage: "temperatures for MSP and energy"},
+				&cli.BoolFlag{Name: "maha", Usage: "Mahalanobis and relative Mahalanobis on the logits (default: on unless the ID set is IN1K, as the paper)"},
+				&cli.IntSliceFlag{Name: "knn", Usage: "k values for cosine k-NN scores on the embeddings, e.g. 1,10"},
+				&cli.StringSliceFlag{Name: "prompts", Usage: "prompt templates for --zeroshot (default: the paper's five)"},
+				&cli.StringFlag{Name: "classes", Usage: "class-name `FILE` for --zeroshot on datasets without built-in names"},
+				&cli.StringFlag{Name: "out", Usage: "report `DIR` (default: the probe folder)"},
+				&cli.BoolFlag{Name: "no-plots", Usage: "skip the ROC and histogram plots"},
+			},
+			Action: action(runEval),
+		}
 	})
 }
 
-func runEval(c *cli.Context) error {
+func runEval(c *Context) error {
 	opt := detect.Options{Embeds: c.String("embeds"), Model: c.String("model"), Dataset: c.String("dataset"),
-		OOD: c.StringSlice("ood"), Temperatures: c.Float64Slice("temperatures"), KNN: c.IntSlice("knn"),
+		OOD: c.StringSlice("ood"), Temperatures: c.FloatSlice("temperatures"), KNN: c.IntSlice("knn"),
 		Out: c.String("out"), Plots: !c.Bool("no-plots")}
 	var src detect.Source
 	be, err := backendFromFlag(c)
@@ -127,11 +129,11 @@ func runEval(c *cli.Context) error {
 		return err
 	}
 	if src.Logits != nil && res.Accuracy > 0 {
-		fmt.Fprintf(c.App.Writer, "ID test accuracy %.2f%%\n\n", 100*res.Accuracy)
+		fmt.Fprintf(c.Root().Writer, "ID test accuracy %.2f%%\n\n", 100*res.Accuracy)
 	}
-	printSummary(c.App.Writer, res.Records)
+	printSummary(c.Root().Writer, res.Records)
 	if opt.Out != "" {
-		fmt.Fprintf(c.App.ErrWriter, "reports written to %s (ood_metrics.json, .csv, .md with AUPR, plots/)\n", opt.Out)
+		fmt.Fprintf(c.Root().ErrWriter, "reports written to %s (ood_metrics.json, .csv, .md with AUPR, plots/)\n", opt.Out)
 	}
 	return nil
 }

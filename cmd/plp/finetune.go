@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/data"
 	"plp/imaging"
@@ -23,10 +23,11 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "finetune",
-		Usage: "fine-tune a whole image encoder with a new linear head (the paper's fine-tuning baseline)",
-		Description: `Trains the encoder of --model (timm ViT or ConvNeXt, or the ViT image tower of an open_clip model) plus
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "finetune",
+			Usage: "fine-tune a whole image encoder with a new linear head (the paper's fine-tuning baseline)",
+			Description: `Trains the encoder of --model (timm ViT or ConvNeXt, or the ViT image tower of an open_clip model) plus
 a new linear head on the train split of --dataset, with true labels or --pseudo-labels (an int64 "labels"
 tensor, e.g. OUT/pseudo_labels.safetensors of plp probe --pseudo-labels). The recipe is the paper's
 finetune.py (DeiT's): AdamW, a per-epoch cosine schedule with linear warm-up from --warmup-lr, label
@@ -40,36 +41,37 @@ last finished epoch, bit-identical to an uninterrupted run. At the end OUT/model
 OUT/model_ema.safetensors) hold the tuned encoder under the checkpoint's own key names, so
   plp embed --model NAME --weights OUT/model.safetensors ...
 embeds with it; OUT/head.safetensors holds the new head.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or config file"},
-			&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE`"},
-			&cli.StringFlag{Name: "dataset", Required: true, Usage: "dataset `NAME` (" + strings.Join(data.Names, " ") + ") or an image folder path"},
-			&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
-			&cli.StringFlag{Name: "pseudo-labels", Usage: "train on the int64 \"labels\" of `FILE` instead of the true labels"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR`"},
-			&cli.IntFlag{Name: "epochs", Required: true, Usage: "training epochs"},
-			&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per optimizer step"},
-			&cli.IntFlag{Name: "accum", Value: 1, Usage: "gradient accumulation: micro-batches per step (batch must be a multiple)"},
-			&cli.Uint64Flag{Name: "seed", Value: 42},
-			&cli.Float64Flag{Name: "lr", Usage: "peak learning rate (0: 5e-4 × batch/512)"},
-			&cli.Float64Flag{Name: "min-lr", Value: 1e-5},
-			&cli.Float64Flag{Name: "warmup-lr", Value: 1e-6},
-			&cli.IntFlag{Name: "warmup-epochs", Value: 5},
-			&cli.Float64Flag{Name: "weight-decay", Value: 0.05},
-			&cli.BoolFlag{Name: "no-decay-bias-norm", Usage: "no weight decay on biases, norms and embeddings"},
-			&cli.Float64Flag{Name: "smoothing", Value: 0.1, Usage: "label smoothing"},
-			&cli.Float64Flag{Name: "clip-grad", Usage: "max gradient norm (0: no clipping)"},
-			&cli.IntFlag{Name: "freeze-blocks", Usage: "freeze the embedding and the first `K` blocks"},
-			&cli.Float64Flag{Name: "init-scale", Value: 1, Usage: "scale of the head's initial weights"},
-			&cli.Float64Flag{Name: "ema-decay", Value: 0.99996, Usage: "EMA decay per step (0: no EMA)"},
-			&cli.Float64Flag{Name: "mixup", Value: 0.8, Usage: "mixup α (0: off)"},
-			&cli.Float64Flag{Name: "cutmix", Value: 1.0, Usage: "cutmix α (0: off)"},
-			&cli.BoolFlag{Name: "augment", Value: true, Usage: "random resized crop and horizontal flip"},
-			&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
-			&cli.IntFlag{Name: "limit", Usage: "train on the first `N` images only (0: all)"},
-			&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint.safetensors"},
-		},
-		Action: finetune,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or config file"},
+				&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE`"},
+				&cli.StringFlag{Name: "dataset", Required: true, Usage: "dataset `NAME` (" + strings.Join(data.Names, " ") + ") or an image folder path"},
+				&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
+				&cli.StringFlag{Name: "pseudo-labels", Usage: "train on the int64 \"labels\" of `FILE` instead of the true labels"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR`"},
+				&cli.IntFlag{Name: "epochs", Required: true, Usage: "training epochs"},
+				&cli.IntFlag{Name: "batch", Value: 64, Usage: "images per optimizer step"},
+				&cli.IntFlag{Name: "accum", Value: 1, Usage: "gradient accumulation: micro-batches per step (batch must be a multiple)"},
+				&cli.Uint64Flag{Name: "seed", Value: 42},
+				&cli.FloatFlag{Name: "lr", Usage: "peak learning rate (0: 5e-4 × batch/512)"},
+				&cli.FloatFlag{Name: "min-lr", Value: 1e-5},
+				&cli.FloatFlag{Name: "warmup-lr", Value: 1e-6},
+				&cli.IntFlag{Name: "warmup-epochs", Value: 5},
+				&cli.FloatFlag{Name: "weight-decay", Value: 0.05},
+				&cli.BoolFlag{Name: "no-decay-bias-norm", Usage: "no weight decay on biases, norms and embeddings"},
+				&cli.FloatFlag{Name: "smoothing", Value: 0.1, Usage: "label smoothing"},
+				&cli.FloatFlag{Name: "clip-grad", Usage: "max gradient norm (0: no clipping)"},
+				&cli.IntFlag{Name: "freeze-blocks", Usage: "freeze the embedding and the first `K` blocks"},
+				&cli.FloatFlag{Name: "init-scale", Value: 1, Usage: "scale of the head's initial weights"},
+				&cli.FloatFlag{Name: "ema-decay", Value: 0.99996, Usage: "EMA decay per step (0: no EMA)"},
+				&cli.FloatFlag{Name: "mixup", Value: 0.8, Usage: "mixup α (0: off)"},
+				&cli.FloatFlag{Name: "cutmix", Value: 1.0, Usage: "cutmix α (0: off)"},
+				&cli.BoolFlag{Name: "augment", Value: true, Usage: "random resized crop and horizontal flip"},
+				&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
+				&cli.IntFlag{Name: "limit", Usage: "train on the first `N` images only (0: all)"},
+				&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint.safetensors"},
+			},
+			Action: action(finetune),
+		}
 	})
 }
 
@@ -81,7 +83,7 @@ type subset struct {
 
 func (s subset) Len() int { return s.n }
 
-func finetune(c *cli.Context) error {
+func finetune(c *Context) error {
 	err := runFinetune(c)
 	if err != nil {
 		return fmt.Errorf("finetune: %w", err)
@@ -89,7 +91,7 @@ func finetune(c *cli.Context) error {
 	return nil
 }
 
-func runFinetune(c *cli.Context) error {
+func runFinetune(c *Context) error {
 	spec, err := zoo.Resolve(c.String("model"))
 	if err != nil {
 		return err
@@ -142,15 +144,15 @@ func runFinetune(c *cli.Context) error {
 	}
 	cfg := train.DefaultFinetuneConfig(classes)
 	cfg.Epochs, cfg.Batch, cfg.Accum, cfg.Seed = c.Int("epochs"), c.Int("batch"), c.Int("accum"), c.Uint64("seed")
-	cfg.LR = c.Float64("lr")
+	cfg.LR = c.Float("lr")
 	if cfg.LR == 0 {
 		cfg.LR = 5e-4 * float64(cfg.Batch) / 512
 	}
-	cfg.MinLR, cfg.WarmupLR, cfg.WarmupEpochs = c.Float64("min-lr"), c.Float64("warmup-lr"), c.Int("warmup-epochs")
-	cfg.WeightDecay, cfg.NoDecayBiasNorm = c.Float64("weight-decay"), c.Bool("no-decay-bias-norm")
-	cfg.Smoothing, cfg.ClipGrad, cfg.FreezeBlocks = c.Float64("smoothing"), c.Float64("clip-grad"), c.Int("freeze-blocks")
-	cfg.InitScale, cfg.EMADecay = c.Float64("init-scale"), c.Float64("ema-decay")
-	cfg.Mixup, cfg.Cutmix, cfg.Augment, cfg.Transform = c.Float64("mixup"), c.Float64("cutmix"), c.Bool("augment"), tr
+	cfg.MinLR, cfg.WarmupLR, cfg.WarmupEpochs = c.Float("min-lr"), c.Float("warmup-lr"), c.Int("warmup-epochs")
+	cfg.WeightDecay, cfg.NoDecayBiasNorm = c.Float("weight-decay"), c.Bool("no-decay-bias-norm")
+	cfg.Smoothing, cfg.ClipGrad, cfg.FreezeBlocks = c.Float("smoothing"), c.Float("clip-grad"), c.Int("freeze-blocks")
+	cfg.InitScale, cfg.EMADecay = c.Float("init-scale"), c.Float("ema-decay")
+	cfg.Mixup, cfg.Cutmix, cfg.Augment, cfg.Transform = c.Float("mixup"), c.Float("cutmix"), c.Bool("augment"), tr
 	f, err := train.NewFinetuner(enc, cfg, be)
 	if err != nil {
 		return err
@@ -167,7 +169,7 @@ func runFinetune(c *cli.Context) error {
 		if err := f.LoadCheckpoint(ckpt); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.App.ErrWriter, "resuming after epoch %d\n", f.Epoch())
+		fmt.Fprintf(c.Root().ErrWriter, "resuming after epoch %d\n", f.Epoch())
 	} else if c.Bool("resume") {
 		return fmt.Errorf("--resume: no checkpoint in %s", out)
 	}
@@ -186,7 +188,7 @@ func runFinetune(c *cli.Context) error {
 	defer stop()
 	for f.Epoch() < cfg.Epochs {
 		e := f.Epoch()
-		bar := newProgressBar(c.App.ErrWriter, fmt.Sprintf("epoch %d/%d", e+1, cfg.Epochs))
+		bar := newProgressBar(c.Root().ErrWriter, fmt.Sprintf("epoch %d/%d", e+1, cfg.Epochs))
 		bar.unit = "steps"
 		start := time.Now()
 		loss, err := f.RunEpoch(ctx, images, labels, func(s train.StepStatus) {
@@ -201,7 +203,7 @@ func runFinetune(c *cli.Context) error {
 			return err
 		}
 		line := fmt.Sprintf("epoch=%d loss=%.6f lr=%.6g", e+1, loss, cfg.EpochLR(e))
-		fmt.Fprintln(c.App.Writer, line)
+		fmt.Fprintln(c.Root().Writer, line)
 		fmt.Fprintln(logf, line)
 		if err := f.SaveCheckpoint(ckpt); err != nil {
 			return err

@@ -10,22 +10,24 @@ import (
 	"text/tabwriter"
 	"unicode"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/weights"
 )
 
 func init() {
-	register(&cli.Command{
-		Name:      "inspect",
-		Usage:     "list the tensors of weight files (safetensors, PyTorch checkpoints)",
-		ArgsUsage: "FILE...",
-		Description: "Prints each file's tensors (name, dtype, shape, bytes; data offsets for safetensors, in file\n" +
-			"order), totals and metadata, or with --json one JSON object per tensor.",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "one JSON object per tensor, one per line"},
-		},
-		Action: inspect,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "inspect",
+			Usage:     "list the tensors of weight files (safetensors, PyTorch checkpoints)",
+			ArgsUsage: "FILE...",
+			Description: "Prints each file's tensors (name, dtype, shape, bytes; data offsets for safetensors, in file\n" +
+				"order), totals and metadata, or with --json one JSON object per tensor.",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "json", Usage: "one JSON object per tensor, one per line"},
+			},
+			Action: action(inspect),
+		}
 	})
 }
 
@@ -44,11 +46,11 @@ type entryLister interface {
 	Entries() []weights.SafetensorsEntry
 }
 
-func inspect(c *cli.Context) error {
+func inspect(c *Context) error {
 	if c.NArg() == 0 {
 		return fmt.Errorf("inspect: no files given (usage: plp inspect [--json] FILE...)")
 	}
-	w := c.App.Writer
+	w := c.Root().Writer
 	for i, path := range c.Args().Slice() {
 		rows, meta, err := inspectFile(path)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ func inspectRun(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	app.Writer = &out
 	app.ErrWriter = &out
-	err := app.Run(append([]string{"plp"}, args...))
+	err := app.Run(context.Background(), append([]string{"plp"}, args...))
 	return out.String(), err
 }
 
@@ -101,7 +102,7 @@ func TestInspectErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no files", []string{"inspect"}, "no files"},
+		{"no files", []string{"inspect"}, "missing arguments: want FILE..."},
 		{"missing file", []string{"inspect", filepath.Join(dir, "absent.safetensors")}, "absent.safetensors"},
 		{"truncated file", []string{"inspect", inspectTiny, truncated}, "truncated.safetensors"},
 	}

@@ -6,20 +6,22 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/zoo"
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "models",
-		Usage: "list the supported model names with their family, input size, embedding width, preprocessing and checkpoint",
-		Description: "Every name can be given to --model. CHECKPOINT is the file plp loads (a Hugging Face hub repository\n" +
-			"and file, or the original download URL); for self-supervised checkpoints it also names the state dict\n" +
-			"inside the file and the training-only keys the family's key table sets aside.",
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON object per model"}},
-		Action: runModels,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "models",
+			Usage: "list the supported model names with their family, input size, embedding width, preprocessing and checkpoint",
+			Description: "Every name can be given to --model. CHECKPOINT is the file plp loads (a Hugging Face hub repository\n" +
+				"and file, or the original download URL); for self-supervised checkpoints it also names the state dict\n" +
+				"inside the file and the training-only keys the family's key table sets aside.",
+			Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON object per model"}},
+			Action: action(runModels),
+		}
 	})
 }
 
@@ -57,14 +59,14 @@ func describe(s *zoo.Spec) modelInfo {
 	return m
 }
 
-func runModels(c *cli.Context) error {
+func runModels(c *Context) error {
 	var infos []modelInfo
 	for _, n := range zoo.Names() {
 		s, _ := zoo.Lookup(n)
 		infos = append(infos, describe(s))
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(c.App.Writer)
+		enc := json.NewEncoder(c.Root().Writer)
 		for _, m := range infos {
 			if err := enc.Encode(m); err != nil {
 				return err
@@ -72,7 +74,7 @@ func runModels(c *cli.Context) error {
 		}
 		return nil
 	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	w := tabwriter.NewWriter(c.Root().Writer, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tFAMILY\tARCH\tSIZE\tEMBED\tPREPROCESS\tCHECKPOINT")
 	for _, m := range infos {
 		p := m.Preprocess

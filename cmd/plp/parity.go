@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/tensor"
 	"plp/weights"
@@ -12,19 +12,21 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:      "parity",
-		Usage:     "check plp's model outputs against a reference fixture manifest",
-		ArgsUsage: "MANIFEST.json...",
-		Description: "Loads the weights and io files a fixture manifest names (paths relative to the manifest), computes\n" +
-			"every output it lists that plp implements and prints one JSON object per output:\n" +
-			`{"fixture", "tensor", "max_abs", "max_rel" (error in units of the tolerance), "tol", "ok"}.` + "\n" +
-			"Exits non-zero if any output is over the manifest's tolerance or a listed output is not computed.",
-		Flags: []cli.Flag{
-			deviceFlag(),
-			&cli.StringFlag{Name: "out", Usage: "also write every computed output to this safetensors `FILE` (one manifest only)"},
-		},
-		Action: runParity,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "parity",
+			Usage:     "check plp's model outputs against a reference fixture manifest",
+			ArgsUsage: "MANIFEST.json...",
+			Description: "Loads the weights and io files a fixture manifest names (paths relative to the manifest), computes\n" +
+				"every output it lists that plp implements and prints one JSON object per output:\n" +
+				`{"fixture", "tensor", "max_abs", "max_rel" (error in units of the tolerance), "tol", "ok"}.` + "\n" +
+				"Exits non-zero if any output is over the manifest's tolerance or a listed output is not computed.",
+			Flags: []cli.Flag{
+				deviceFlag(),
+				&cli.StringFlag{Name: "out", Usage: "also write every computed output to this safetensors `FILE` (one manifest only)"},
+			},
+			Action: action(runParity),
+		}
 	})
 }
 
@@ -33,7 +35,7 @@ type parityLine struct {
 	zoo.ParityResult
 }
 
-func runParity(c *cli.Context) (err error) {
+func runParity(c *Context) (err error) {
 	defer tensor.RecoverDeviceError(&err) // a GPU failure (e.g. out of memory) becomes an error
 	paths := c.Args().Slice()
 	if len(paths) == 0 {
@@ -46,7 +48,7 @@ func runParity(c *cli.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("parity: %w", err)
 	}
-	enc := json.NewEncoder(c.App.Writer)
+	enc := json.NewEncoder(c.Root().Writer)
 	failed := 0
 	for _, p := range paths {
 		m, err := zoo.ReadManifest(p)
@@ -75,7 +77,7 @@ func runParity(c *cli.Context) (err error) {
 		}
 		for _, name := range m.Outputs() {
 			if !computed[name] {
-				fmt.Fprintf(c.App.ErrWriter, "parity: %s: output %s is not computed by plp\n", m.Name, name)
+				fmt.Fprintf(c.Root().ErrWriter, "parity: %s: output %s is not computed by plp\n", m.Name, name)
 				failed++
 			}
 		}

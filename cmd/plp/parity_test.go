@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func runPLP(t *testing.T, args ...string) (string, error) {
 	app := newApp()
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
-	err := app.Run(append([]string{"plp"}, args...))
+	err := app.Run(context.Background(), append([]string{"plp"}, args...))
 	if errOut.Len() > 0 {
 		t.Logf("stderr: %s", errOut.String())
 	}

@@ -4,29 +4,31 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/imaging"
 	"plp/weights"
 )
 
 func init() {
-	register(&cli.Command{
-		Name:      "preprocess",
-		Usage:     "run an evaluation transform on images and save the tensors (for debugging and fixture checks)",
-		ArgsUsage: "IMAGE...",
-		Description: "Decodes each image as Pillow's Image.open(f).convert('RGB') does, applies the named transform\n" +
-			"and writes one safetensors file with pixel_values F32 [N,3,H,W] (normalised) and uint8 U8 [N,H,W,3]\n" +
-			"(after resize and crop, before normalisation). Transforms: " + fmt.Sprint(imaging.TransformNames()) + ".",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "transform", Value: "clip224", Usage: "transform `NAME`"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "output safetensors `FILE`"},
-		},
-		Action: preprocess,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "preprocess",
+			Usage:     "run an evaluation transform on images and save the tensors (for debugging and fixture checks)",
+			ArgsUsage: "IMAGE...",
+			Description: "Decodes each image as Pillow's Image.open(f).convert('RGB') does, applies the named transform\n" +
+				"and writes one safetensors file with pixel_values F32 [N,3,H,W] (normalised) and uint8 U8 [N,H,W,3]\n" +
+				"(after resize and crop, before normalisation). Transforms: " + fmt.Sprint(imaging.TransformNames()) + ".",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "transform", Value: "clip224", Usage: "transform `NAME`"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "output safetensors `FILE`"},
+			},
+			Action: action(preprocess),
+		}
 	})
 }
 
-func preprocess(c *cli.Context) error {
+func preprocess(c *Context) error {
 	if c.NArg() == 0 {
 		return fmt.Errorf("preprocess: no images given (usage: plp preprocess --transform NAME --out FILE IMAGE...)")
 	}
@@ -68,6 +70,6 @@ func preprocess(c *cli.Context) error {
 	if err := weights.WriteSafetensors(c.String("out"), tensors, meta); err != nil {
 		return fmt.Errorf("preprocess: %w", err)
 	}
-	fmt.Fprintf(c.App.Writer, "wrote %s: %d image(s), %dx%d, transform %s\n", c.String("out"), n, w, h, tr.Name)
+	fmt.Fprintf(c.Root().Writer, "wrote %s: %d image(s), %dx%d, transform %s\n", c.String("out"), n, w, h, tr.Name)
 	return nil
 }

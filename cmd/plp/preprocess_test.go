@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"math"
 	"os"
@@ -83,7 +84,7 @@ func TestPreprocessErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"preprocess", "--out", out}, "no images"},
+		{[]string{"preprocess", "--out", out}, "missing arguments: want IMAGE..."},
 		{[]string{"preprocess", "--transform", "nope", "--out", out, "testdata/preprocess/cifar_32x32.png"}, "unknown transform"},
 		{[]string{"preprocess", "--out", out, bad}, "bad.png"},
 		{[]string{"preprocess", "--out", out, filepath.Join(dir, "missing.png")}, "missing.png"},
@@ -132,6 +133,6 @@ func preprocessRun(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	app.Writer = &out
 	app.ErrWriter = &out
-	err := app.Run(append([]string{"plp"}, args...))
+	err := app.Run(context.Background(), append([]string{"plp"}, args...))
 	return out.String(), err
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/atomicfile"
 	"plp/data"
@@ -20,37 +20,39 @@ import (
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "probe",
-		Usage: "train a linear probe on stored embeddings, on true labels or on CLIP pseudo-labels (PLP)",
-		Description: "Reads EMBEDS/<dataset>/<model>/{train,test}.safetensors (written by `plp embed`) and writes\n" +
-			"OUT/head.safetensors (weight [C,D], bias [C], as PyTorch's nn.Linear), OUT/hp.json (every setting and the\n" +
-			"validation accuracy) and, with --pseudo-labels, OUT/pseudo_labels.safetensors. With --pseudo-labels the\n" +
-			"train labels are CLIP's zero-shot predictions from the model's text tower and a prompt ensemble (the\n" +
-			"paper's PLP); --weights must then name the CLIP checkpoint. `plp eval --probe OUT` scores OOD sets with it.",
-		Flags: []cli.Flag{
-			deviceFlag(),
-			&cli.StringFlag{Name: "embeds", Required: true, Usage: "embedding store `DIR` (as given to plp embed --out)"},
-			&cli.StringFlag{Name: "model", Required: true, Usage: "model registry name or config file the embeddings were made with"},
-			&cli.StringFlag{Name: "dataset", Required: true, Usage: "ID dataset name (e.g. CIFAR10, IN1K) as stored"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR` for the probe"},
-			&cli.StringFlag{Name: "weights", Usage: "CLIP checkpoint `FILE`, needed for --pseudo-labels"},
-			&cli.BoolFlag{Name: "pseudo-labels", Usage: "train on CLIP zero-shot pseudo-labels instead of the true labels"},
-			&cli.StringSliceFlag{Name: "prompts", Usage: "prompt templates with {c} (default: the paper's five)"},
-			&cli.StringFlag{Name: "classes", Usage: "class-name `FILE`, one per line (default: built in for CIFAR10/100 and IN1K)"},
-			&cli.IntFlag{Name: "epochs", Value: 100, Usage: "training epochs (ignored when --steps is set)"},
-			&cli.IntFlag{Name: "steps", Usage: "training steps (overrides --epochs)"},
-			&cli.IntFlag{Name: "batch", Value: 8192, Usage: "mini-batch size"},
-			&cli.Float64Flag{Name: "lr", Value: 1e-3, Usage: "base learning rate (cosine schedule, 10% warm-up)"},
-			&cli.Float64Flag{Name: "wd", Value: 1e-3, Usage: "weight decay"},
-			&cli.StringFlag{Name: "optimizer", Value: "adam", Usage: "adam, adamw or sgd"},
-			&cli.BoolFlag{Name: "embed-norm", Value: true, Usage: "standardise embeddings with the train mean/std first (--embed-norm=false to disable)"},
-			&cli.IntFlag{Name: "shots", Usage: "train on K random samples per class (few-shot)"},
-			&cli.Uint64Flag{Name: "seed", Value: 42, Usage: "seed for initialisation, shuffling and shot selection"},
-			&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing probe in --out"},
-			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
-		},
-		Action: runProbe,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "probe",
+			Usage: "train a linear probe on stored embeddings, on true labels or on CLIP pseudo-labels (PLP)",
+			Description: "Reads EMBEDS/<dataset>/<model>/{train,test}.safetensors (written by `plp embed`) and writes\n" +
+				"OUT/head.safetensors (weight [C,D], bias [C], as PyTorch's nn.Linear), OUT/hp.json (every setting and the\n" +
+				"validation accuracy) and, with --pseudo-labels, OUT/pseudo_labels.safetensors. With --pseudo-labels the\n" +
+				"train labels are CLIP's zero-shot predictions from the model's text tower and a prompt ensemble (the\n" +
+				"paper's PLP); --weights must then name the CLIP checkpoint. `plp eval --probe OUT` scores OOD sets with it.",
+			Flags: []cli.Flag{
+				deviceFlag(),
+				&cli.StringFlag{Name: "embeds", Required: true, Usage: "embedding store `DIR` (as given to plp embed --out)"},
+				&cli.StringFlag{Name: "model", Required: true, Usage: "model registry name or config file the embeddings were made with"},
+				&cli.StringFlag{Name: "dataset", Required: true, Usage: "ID dataset name (e.g. CIFAR10, IN1K) as stored"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR` for the probe"},
+				&cli.StringFlag{Name: "weights", Usage: "CLIP checkpoint `FILE`, needed for --pseudo-labels"},
+				&cli.BoolFlag{Name: "pseudo-labels", Usage: "train on CLIP zero-shot pseudo-labels instead of the true labels"},
+				&cli.StringSliceFlag{Name: "prompts", Usage: "prompt templates with {c} (default: the paper's five)"},
+				&cli.StringFlag{Name: "classes", Usage: "class-name `FILE`, one per line (default: built in for CIFAR10/100 and IN1K)"},
+				&cli.IntFlag{Name: "epochs", Value: 100, Usage: "training epochs (ignored when --steps is set)"},
+				&cli.IntFlag{Name: "steps", Usage: "training steps (overrides --epochs)"},
+				&cli.IntFlag{Name: "batch", Value: 8192, Usage: "mini-batch size"},
+				&cli.FloatFlag{Name: "lr", Value: 1e-3, Usage: "base learning rate (cosine schedule, 10% warm-up)"},
+				&cli.FloatFlag{Name: "wd", Value: 1e-3, Usage: "weight decay"},
+				&cli.StringFlag{Name: "optimizer", Value: "adam", Usage: "adam, adamw or sgd"},
+				&cli.BoolFlag{Name: "embed-norm", Value: true, Usage: "standardise embeddings with the train mean/std first (--embed-norm=false to disable)"},
+				&cli.IntFlag{Name: "shots", Usage: "train on K random samples per class (few-shot)"},
+				&cli.Uint64Flag{Name: "seed", Value: 42, Usage: "seed for initialisation, shuffling and shot selection"},
+				&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing probe in --out"},
+				&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
+			},
+			Action: action(runProbe),
+		}
 	})
 }
 
@@ -78,7 +80,7 @@ type probeHP struct {
 	Version      string   `json:"plp_version"`
 }
 
-func runProbe(c *cli.Context) error {
+func runProbe(c *Context) error {
 	embeds, model, dataset, out := c.String("embeds"), c.String("model"), c.String("dataset"), c.String("out")
 	hpPath := filepath.Join(out, "hp.json")
 	if _, err := os.Stat(hpPath); err == nil && !c.Bool("overwrite") {
@@ -105,7 +107,7 @@ func runProbe(c *cli.Context) error {
 	}
 	hp := probeHP{Model: model, Dataset: dataset, Embeds: embeds, PseudoLabels: c.Bool("pseudo-labels"),
 		EmbedNorm: c.Bool("embed-norm"), Epochs: c.Int("epochs"), Steps: c.Int("steps"), Batch: c.Int("batch"),
-		LR: c.Float64("lr"), WD: c.Float64("wd"), Optimizer: strings.ToLower(c.String("optimizer")),
+		LR: c.Float("lr"), WD: c.Float("wd"), Optimizer: strings.ToLower(c.String("optimizer")),
 		Shots: c.Int("shots"), Seed: c.Uint64("seed"), Classes: classes, Version: version}
 	be := tensor.CPU{}
 	labels := trainE.IntLabels()
@@ -149,7 +151,7 @@ func runProbe(c *cli.Context) error {
 		}
 		acc := float64(agree) / float64(max(len(pl), 1))
 		hp.PseudoAcc = &acc
-		fmt.Fprintf(c.App.ErrWriter, "pseudo-labels agree with the true labels on %.2f%% of %d train samples\n", 100*acc, len(pl))
+		fmt.Fprintf(c.Root().ErrWriter, "pseudo-labels agree with the true labels on %.2f%% of %d train samples\n", 100*acc, len(pl))
 		if err := weights.WriteSafetensors(filepath.Join(out, "pseudo_labels.safetensors"),
 			[]*weights.Tensor{weights.FromInt64("labels", []int{len(pl)}, pl)}, map[string]string{"model": model, "dataset": dataset}); err != nil {
 			return err
@@ -170,7 +172,7 @@ func runProbe(c *cli.Context) error {
 	cfg := train.ProbeConfig{Epochs: hp.Epochs, Steps: hp.Steps, Batch: hp.Batch, LR: hp.LR, WD: hp.WD, Optimizer: hp.Optimizer, Seed: hp.Seed}
 	var bar *progressBar
 	if !c.Bool("quiet") {
-		bar = newProgressBar(c.App.ErrWriter, "probe")
+		bar = newProgressBar(c.Root().ErrWriter, "probe")
 		bar.unit = "steps"
 	}
 	t0 := time.Now()
@@ -197,7 +199,7 @@ func runProbe(c *cli.Context) error {
 	if err := atomicfile.WriteBytes(hpPath, append(b, '\n')); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "validation accuracy %.2f%% (%d test samples); probe written to %s\n", 100*hp.ValAcc, testE.N, out)
+	fmt.Fprintf(c.Root().Writer, "validation accuracy %.2f%% (%d test samples); probe written to %s\n", 100*hp.ValAcc, testE.N, out)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -42,7 +43,7 @@ func runApp(t *testing.T, args ...string) (string, error) {
 	var out, errb bytes.Buffer
 	app := newApp()
 	app.Writer, app.ErrWriter = &out, &errb
-	err := app.Run(append([]string{"plp"}, args...))
+	err := app.Run(context.Background(), append([]string{"plp"}, args...))
 	return out.String() + errb.String(), err
 }
 

@@ -9,26 +9,28 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"plp/tokenizer"
 )
 
 func init() {
-	register(&cli.Command{
-		Name:      "tokenize",
-		Usage:     "print CLIP token ids (open_clip's tokenizer), one JSON array per text and line",
-		ArgsUsage: "TEXT...",
-		Description: "Each TEXT becomes a row of --context-length ids: <start_of_text>, the BPE ids,\n" +
-			"<end_of_text>, zero padding; over-long text is truncated so the row still ends with\n" +
-			"<end_of_text>. With --jsonl the texts are read from standard input instead, one\n" +
-			"JSON-encoded string per line, so any text (empty, starting with '-', with newlines)\n" +
-			"can be given.",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "jsonl", Usage: "read one JSON string per line from standard input instead of arguments"},
-			&cli.IntFlag{Name: "context-length", Value: tokenizer.ContextLength, Usage: "ids per row"},
-		},
-		Action: runTokenize,
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:      "tokenize",
+			Usage:     "print CLIP token ids (open_clip's tokenizer), one JSON array per text and line",
+			ArgsUsage: "[TEXT...]",
+			Description: "Each TEXT becomes a row of --context-length ids: <start_of_text>, the BPE ids,\n" +
+				"<end_of_text>, zero padding; over-long text is truncated so the row still ends with\n" +
+				"<end_of_text>. With --jsonl the texts are read from standard input instead, one\n" +
+				"JSON-encoded string per line, so any text (empty, starting with '-', with newlines)\n" +
+				"can be given.",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "jsonl", Usage: "read one JSON string per line from standard input instead of arguments"},
+				&cli.IntFlag{Name: "context-length", Value: tokenizer.ContextLength, Usage: "ids per row"},
+			},
+			Action: action(runTokenize),
+		}
 	})
 }
 
@@ -36,7 +38,7 @@ func init() {
 // more than a few hundred positions.
 const maxContextLength = 1 << 16
 
-func runTokenize(c *cli.Context) error {
+func runTokenize(c *Context) error {
 	n := c.Int("context-length")
 	if n < 1 || n > maxContextLength {
 		return fmt.Errorf("tokenize: --context-length must be in [1, %d], got %d", maxContextLength, n)
@@ -47,7 +49,7 @@ func runTokenize(c *cli.Context) error {
 			return fmt.Errorf("tokenize: --jsonl reads texts from standard input; got %d arguments as well", c.NArg())
 		}
 		var err error
-		if texts, err = readJSONLines(c.App.Reader); err != nil {
+		if texts, err = readJSONLines(c.Root().Reader); err != nil {
 			return fmt.Errorf("tokenize: standard input: %w", err)
 		}
 	} else {
@@ -60,7 +62,7 @@ func runTokenize(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(c.App.Writer)
+	w := bufio.NewWriter(c.Root().Writer)
 	var line []byte
 	for _, row := range tok.Tokenize(texts, n) {
 		line = append(line[:0], '[')

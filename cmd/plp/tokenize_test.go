@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"slices"
@@ -40,7 +41,7 @@ func tokenizeRun(t *testing.T, stdin string, args ...string) (string, error) {
 	app.Writer = &out
 	app.ErrWriter = &out
 	app.Reader = strings.NewReader(stdin)
-	err := app.Run(append([]string{"plp"}, args...))
+	err := app.Run(context.Background(), append([]string{"plp"}, args...))
 	return out.String(), err
 }
 

@@ -4,16 +4,18 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 )
 
 func init() {
-	register(&cli.Command{
-		Name:  "version",
-		Usage: "print plp's version, Go version and platform",
-		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "plp %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return nil
-		},
+	register(func() *cli.Command {
+		return &cli.Command{
+			Name:  "version",
+			Usage: "print plp's version, Go version and platform",
+			Action: action(func(c *Context) error {
+				fmt.Fprintf(c.Root().Writer, "plp %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				return nil
+			}),
+		}
 	})
 }
