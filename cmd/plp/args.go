@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -27,9 +28,12 @@ func (e *usageErr) Error() string {
 
 func (e *usageErr) Unwrap() error { return e.err }
 
+var flagInMessage = regexp.MustCompile(`for flag -{1,2}([a-z][a-z0-9-]+)`)
+
 // usageError turns urfave/cli's parse errors into usageErrs, with the closest flag names for an unknown flag.
 func usageError(_ context.Context, c *cli.Command, err error, _ bool) error {
-	msg := err.Error()
+	// urfave/cli names flags with one dash in its messages; plp's are typed with two.
+	msg := flagInMessage.ReplaceAllString(err.Error(), "for flag --$1")
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
 		name = "--" + strings.TrimLeft(name, "-")
 		msg = "unknown flag " + name + spelling.Hint(name, flagNames(c))

@@ -31,8 +31,8 @@ func init() {
 				Usage: "SGEMM GFLOP/s on the transformer shapes, and the fraction of this machine's fp32 peak",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "shapes", Value: gemmShapes, Usage: "comma-separated MxKxN list"},
-					&cli.IntFlag{Name: "iters", Value: 5, Usage: "timed repetitions per shape (the best is reported)"},
-					&cli.FloatFlag{Name: "peak", Usage: "fp32 peak GFLOP/s to compare with (default: estimated from the CPU)"},
+					&cli.IntFlag{Name: "iters", Validator: atLeast(1), Value: 5, Usage: "timed repetitions per shape (the best is reported)"},
+					&cli.FloatFlag{Name: "peak", Validator: nonNegative, Usage: "fp32 peak GFLOP/s to compare with (default: estimated from the CPU)"},
 					&cli.BoolFlag{Name: "json", Usage: "one JSON object per shape"},
 				},
 				Action: action(benchGemm),

@@ -21,11 +21,11 @@ import (
 func benchModelFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "model", Usage: "benchmark this model's forward pass: " + modelFlagUsage},
-		&cli.IntFlag{Name: "batch", Value: 16, Usage: "images or texts per forward pass"},
+		&cli.IntFlag{Name: "batch", Validator: atLeast(1), Value: 16, Usage: "images or texts per forward pass"},
 		&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (default: seeded random weights)"},
 		&cli.StringFlag{Name: "tower", Value: "image", Usage: "`image` or text"},
-		&cli.IntFlag{Name: "iters", Value: 3, Usage: "timed forward passes after one warm-up pass"},
-		&cli.IntFlag{Name: "text-tokens", Value: 77, Usage: "tokens per text for --tower text, start and end included"},
+		&cli.IntFlag{Name: "iters", Validator: atLeast(1), Value: 3, Usage: "timed forward passes after one warm-up pass"},
+		&cli.IntFlag{Name: "text-tokens", Validator: between(2, 77), Value: 77, Usage: "tokens per text for --tower text, start and end included"},
 		&cli.StringFlag{Name: "text-ids", Value: "prompts", Usage: "`prompts` (start, word pieces, end, then padding) or random " +
 			"(uniform ids in [1, 49407) at every position, pooled at the largest: the input of PyTorch's reference run)"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},

@@ -19,6 +19,9 @@ func init() {
 			Name:      "encode-text",
 			Usage:     "embed texts with a CLIP text tower; prints one JSON array per text",
 			ArgsUsage: "TEXT...",
+			Description: "Tokenises each TEXT with CLIP's BPE (77 tokens, truncated with the end token kept, as open_clip)\n" +
+				"and runs the text tower of --model; prints one JSON array of floats per text, in order, on its own line.\n" +
+				"Quote texts with spaces: plp encode-text --model M --weights W \"a photo of a cat.\" --normalize",
 			Flags: []cli.Flag{
 				deviceFlag(),
 				&cli.StringFlag{Name: "model", Required: true, Usage: modelFlagUsage},

@@ -27,7 +27,7 @@ func init() {
 				"can be given.",
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "jsonl", Usage: "read one JSON string per line from standard input instead of arguments"},
-				&cli.IntFlag{Name: "context-length", Value: tokenizer.ContextLength, Usage: "ids per row"},
+				&cli.IntFlag{Name: "context-length", Validator: between(2, tokenizer.ContextLength), Value: tokenizer.ContextLength, Usage: "ids per row"},
 			},
 			Action: action(runTokenize),
 		}
