@@ -51,16 +51,21 @@ func flagNames(c *cli.Command) []string {
 	var names []string
 	for _, f := range c.Flags {
 		for _, n := range f.Names() {
-			names = append(names, "--"+n)
+			if len(n) > 1 {
+				names = append(names, "--"+n)
+			}
 		}
 	}
 	return names
 }
 
+// commandNames lists c's subcommands, without the help command urfave/cli adds to each.
 func commandNames(c *cli.Command) []string {
 	var names []string
 	for _, s := range c.Commands {
-		names = append(names, s.Name)
+		if s.Name != "help" {
+			names = append(names, s.Name)
+		}
 	}
 	return names
 }
@@ -103,7 +108,7 @@ func argBounds(usage string) (lo, hi int) {
 func checkArgs(ctx context.Context, c *cli.Command) (context.Context, error) {
 	lo, hi := argBounds(c.ArgsUsage)
 	n := c.NArg()
-	if len(c.Commands) > 0 && n > 0 {
+	if len(commandNames(c)) > 0 && n > 0 {
 		if findCommand(c, c.Args().First()) != nil {
 			return ctx, nil // the subcommand checks its own arguments
 		}
@@ -158,7 +163,7 @@ func normalizeArgs(app *cli.Command, args []string) []string {
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		f := lookupFlag(cmd, name)
-		if f == nil && strings.Contains(name, "_") {
+		if f == nil {
 			if alias, ok := paperFlags[name]; ok && lookupFlag(cmd, alias) != nil {
 				name = alias
 			} else {
