@@ -1,0 +1,271 @@
+package serve
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"plp/data"
+	"plp/imaging"
+	"plp/tensor"
+	"plp/train"
+	"plp/weights"
+	"plp/zoo"
+)
+
+// Probe is a `plp probe` folder: the settings of hp.json that serving needs and the linear head.
+type Probe struct {
+	Model        string `json:"model"`
+	Dataset      string `json:"dataset"`
+	Weights      string `json:"weights,omitempty"`
+	PseudoLabels bool   `json:"pseudo_labels"`
+	EmbedNorm    bool   `json:"embed_norm"`
+	Head         *train.Head
+	TrainLabels  []int64 // the pseudo-labels the head was trained on (PLP probes), nil otherwise
+}
+
+// ReadProbe loads hp.json, head.safetensors and, for a PLP probe, pseudo_labels.safetensors from dir.
+func ReadProbe(dir string) (*Probe, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "hp.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a probe folder (no hp.json; train one with `plp probe`): %w", dir, err)
+	}
+	var p Probe
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s/hp.json: %w", dir, err)
+	}
+	st, err := weights.Open(filepath.Join(dir, "head.safetensors"))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	f32 := func(name string) ([]float32, []int, error) {
+		t, err := st.Tensor(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := t.Float32()
+		return append([]float32(nil), v...), t.Shape, err
+	}
+	w, ws, err := f32("weight")
+	if err != nil {
+		return nil, err
+	}
+	bias, bs, err := f32("bias")
+	if err != nil {
+		return nil, err
+	}
+	if len(ws) != 2 || len(bs) != 1 || bs[0] != ws[0] {
+		return nil, fmt.Errorf("%s/head.safetensors: weight %v and bias %v are not a linear layer", dir, ws, bs)
+	}
+	p.Head = &train.Head{In: ws[1], Classes: ws[0], Weight: w, Bias: bias}
+	if p.PseudoLabels {
+		ps, err := weights.Open(filepath.Join(dir, "pseudo_labels.safetensors"))
+		if err != nil {
+			return nil, fmt.Errorf("pseudo-labels of the probe: %w", err)
+		}
+		defer ps.Close()
+		t, err := ps.Tensor("labels")
+		if err != nil {
+			return nil, err
+		}
+		if p.TrainLabels, err = t.Int64(); err != nil {
+			return nil, err
+		}
+	}
+	return &p, nil
+}
+
+// Setup says where a server's parts come from, as `plp serve`'s flags do.
+type Setup struct {
+	Probe    string // probe folder; or ZeroShot
+	ZeroShot bool   // CLIP zero-shot head from the model's text tower
+	Embeds   string // embedding store
+	Model    string // default: the probe's
+	Weights  string // default: the probe's (PLP probes record it)
+	Dataset  string // ID dataset; default: the probe's
+	Classes  []string
+	Prompts  []string // zero-shot prompt templates; default train.PaperPrompts
+	// CalibSplit is the store split of the ID dataset the thresholds are set on; default "test".
+	CalibSplit string
+	Detector   DetectorConfig // Methods, Temperature, KNNK, TPR; Head, Train and Calib are filled in
+	Backend    tensor.Backend // default tensor.CPU{}
+}
+
+// Loaded is everything New needs.
+type Loaded struct {
+	Encoder   *data.ModelEncoder
+	Transform imaging.Transform
+	Detector  *Detector
+	Model     string
+}
+
+// Load reads the model, the head and the store, checks that they belong together (the store's embeddings
+// were made with these weights, this transform and this embedding kind), fits the scores' statistics and
+// calibrates their thresholds.
+func Load(s Setup) (*Loaded, error) {
+	be := s.Backend
+	if be == nil {
+		be = tensor.CPU{}
+	}
+	var probe *Probe
+	switch {
+	case s.Probe != "" && s.ZeroShot:
+		return nil, fmt.Errorf("a probe folder and the zero-shot head are alternatives: pass one")
+	case s.Probe != "":
+		var err error
+		if probe, err = ReadProbe(s.Probe); err != nil {
+			return nil, err
+		}
+		if s.Model == "" {
+			s.Model = probe.Model
+		}
+		if s.Weights == "" {
+			s.Weights = probe.Weights
+		}
+		if s.Dataset == "" {
+			s.Dataset = probe.Dataset
+		}
+	case !s.ZeroShot:
+		return nil, fmt.Errorf("pass a probe folder or ask for the zero-shot head")
+	}
+	if s.Model == "" || s.Weights == "" || s.Dataset == "" || s.Embeds == "" {
+		return nil, fmt.Errorf("serving needs the model, its weights, the ID dataset and the embedding store (model %q, weights %q, dataset %q, store %q)", s.Model, s.Weights, s.Dataset, s.Embeds)
+	}
+	if s.CalibSplit == "" {
+		s.CalibSplit = "test"
+	}
+	trainE, err := data.ReadEmbeddings(data.StorePath(s.Embeds, s.Dataset, s.Model, "train"))
+	if err != nil {
+		return nil, fmt.Errorf("ID train embeddings (make them with `plp embed --dataset %s`): %w", s.Dataset, err)
+	}
+	calib, err := data.ReadEmbeddings(data.StorePath(s.Embeds, s.Dataset, s.Model, s.CalibSplit))
+	if err != nil {
+		return nil, fmt.Errorf("held-out ID embeddings (%s split): %w", s.CalibSplit, err)
+	}
+	if sum := trainE.Meta["weights_sha256"]; sum != "" {
+		got, err := fileSHA256(s.Weights)
+		if err != nil {
+			return nil, err
+		}
+		if got != sum {
+			return nil, fmt.Errorf("the store's embeddings were made with weights of sha256 %s, %s has %s", sum, s.Weights, got)
+		}
+	}
+	spec, err := zoo.Resolve(s.Model)
+	if err != nil {
+		return nil, err
+	}
+	m, err := zoo.LoadSpec(spec, s.Weights, be)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := storeTransform(spec, trainE)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := data.NewModelEncoder(m)
+	if err != nil {
+		return nil, err
+	}
+	if k := trainE.Meta["embedding"]; k != "" && k != enc.Kind() {
+		return nil, fmt.Errorf("the store holds %s embeddings, the model gives %s", k, enc.Kind())
+	}
+	if enc.Dim() != trainE.D {
+		return nil, fmt.Errorf("the store's embeddings have width %d, the model's %d", trainE.D, enc.Dim())
+	}
+	names := s.Classes
+	if len(names) == 0 {
+		names, _ = data.ClassNames(s.Dataset)
+	}
+	head := &Head{}
+	if probe != nil {
+		h := probe.Head
+		if h.In != trainE.D {
+			return nil, fmt.Errorf("the probe takes embeddings of width %d, the store has %d", h.In, trainE.D)
+		}
+		if len(names) != h.Classes {
+			names = numbered(h.Classes)
+		}
+		head = &Head{Classes: names, EmbedNorm: probe.EmbedNorm, TrainLabels: probe.TrainLabels,
+			Logits: func(x []float32, n, d int) ([]float32, error) { return h.Logits(be, x, n), nil }}
+	} else {
+		if len(names) == 0 {
+			return nil, fmt.Errorf("no class names for %s: pass a class-name file", s.Dataset)
+		}
+		lab, E, err := train.LabelEmbeddings(m, names, s.Prompts, false)
+		if err != nil {
+			return nil, err
+		}
+		head = &Head{Classes: names, Logits: func(x []float32, n, d int) ([]float32, error) {
+			return train.ZeroShotLogits(m, x, d, lab, E)
+		}}
+	}
+	cfg := s.Detector
+	cfg.Head, cfg.Train, cfg.Calib = head, trainE, calib
+	det, err := NewDetector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Loaded{Encoder: enc, Transform: tr, Detector: det, Model: spec.Name}, nil
+}
+
+// storeTransform is the transform the store's embeddings were made with: the one its metadata names,
+// checked against the full description, or the model's own for stores without that metadata.
+func storeTransform(spec *zoo.Spec, e *data.Embeddings) (imaging.Transform, error) {
+	var tr imaging.Transform
+	var err error
+	if name := e.Meta["transform_name"]; name != "" {
+		if tr, err = imaging.TransformByName(name); err != nil {
+			tr, err = data.ModelTransform(spec)
+		}
+	} else {
+		tr, err = data.ModelTransform(spec)
+	}
+	if err != nil {
+		return tr, err
+	}
+	if want := e.Meta["transform"]; want != "" && want != data.DescribeTransform(tr) {
+		return tr, fmt.Errorf("the store's embeddings were preprocessed as %q, the server would use %q", want, data.DescribeTransform(tr))
+	}
+	return tr, nil
+}
+
+func numbered(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint(i)
+	}
+	return out
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ReadClassNames reads a class-name file: one name per line.
+func ReadClassNames(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		names = append(names, strings.TrimRight(l, "\r"))
+	}
+	return names, nil
+}
