@@ -68,7 +68,8 @@ embeds with it; OUT/head.safetensors holds the new head.`,
 				&cli.BoolFlag{Name: "augment", Value: true, Usage: "random resized crop and horizontal flip"},
 				&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
 				&cli.IntFlag{Name: "limit", Validator: atLeast(0), Usage: "train on the first `N` images only (0: all)"},
-				&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint.safetensors"},
+				&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint.safetensors (every other setting must be the run's own)"},
+				overwriteFlag(),
 			},
 			Action: action(finetune),
 		}
@@ -91,7 +92,7 @@ func finetune(c *Context) error {
 	return nil
 }
 
-func runFinetune(c *Context) error {
+func runFinetune(c *Context) (err error) {
 	spec, err := zoo.Resolve(c.String("model"))
 	if err != nil {
 		return err
@@ -158,13 +159,18 @@ func runFinetune(c *Context) error {
 		return err
 	}
 	out := c.String("out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
+	if c.Bool("resume") && c.Bool("overwrite") {
+		return fmt.Errorf("--resume continues the run in %s and --overwrite replaces it: pass one", out)
 	}
+	hpMap := map[string]any{"model": spec.Name, "weights": c.String("weights"), "dataset": c.String("dataset"),
+		"pseudo_labels": c.String("pseudo-labels"), "images": n, "transform": data.DescribeTransform(tr), "config": cfg}
+	hp, _ := json.MarshalIndent(hpMap, "", "  ")
 	ckpt := train.CheckpointPath(out)
-	if _, err := os.Stat(ckpt); err == nil {
-		if !c.Bool("resume") {
-			return fmt.Errorf("%s exists: pass --resume to continue that run, or choose another --out", ckpt)
+	outputs := []string{ckpt, filepath.Join(out, "hp.json"), filepath.Join(out, "log.txt"), filepath.Join(out, "model.safetensors"),
+		filepath.Join(out, "model_ema.safetensors"), filepath.Join(out, "head.safetensors")}
+	if _, err := os.Stat(ckpt); err == nil && c.Bool("resume") {
+		if err := sameFinetuneSettings(filepath.Join(out, "hp.json"), hp); err != nil {
+			return err
 		}
 		if err := f.LoadCheckpoint(ckpt); err != nil {
 			return err
@@ -172,9 +178,19 @@ func runFinetune(c *Context) error {
 		fmt.Fprintf(c.Root().ErrWriter, "resuming after epoch %d\n", f.Epoch())
 	} else if c.Bool("resume") {
 		return fmt.Errorf("--resume: no checkpoint in %s", out)
+	} else {
+		if err := refuseExisting(c, outputs...); err != nil {
+			return fmt.Errorf("%w (or --resume to continue that run)", err)
+		}
+		if err := removeStale(outputs...); err != nil {
+			return err
+		}
 	}
-	hp, _ := json.MarshalIndent(map[string]any{"model": spec.Name, "weights": c.String("weights"), "dataset": c.String("dataset"),
-		"pseudo_labels": c.String("pseudo-labels"), "images": n, "transform": data.DescribeTransform(tr), "config": cfg}, "", "  ")
+	cleanup, err := createdDir(out)
+	if err != nil {
+		return err
+	}
+	defer func() { cleanup(err != nil) }()
 	if err := os.WriteFile(filepath.Join(out, "hp.json"), hp, 0o644); err != nil {
 		return err
 	}
@@ -222,4 +238,37 @@ func runFinetune(c *Context) error {
 		}
 	}
 	return f.ExportHead(filepath.Join(out, "head.safetensors"))
+}
+
+// sameFinetuneSettings refuses to resume a run with settings other than its own: a different --epochs, for
+// instance, would silently change the cosine schedule of the epochs already trained.
+func sameFinetuneSettings(path string, cur []byte) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--resume: reading the run's settings: %w", err)
+	}
+	var old, now map[string]any
+	if err := json.Unmarshal(b, &old); err != nil {
+		return fmt.Errorf("--resume: %s: %w", path, err)
+	}
+	if err := json.Unmarshal(cur, &now); err != nil {
+		return err
+	}
+	flat := func(m map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				for k2, v2 := range sub {
+					out[k+"."+k2] = v2
+				}
+				continue
+			}
+			out[k] = v
+		}
+		return out
+	}
+	if d := describeDiff(flat(old), flat(now)); d != "" {
+		return fmt.Errorf("--resume with other settings than the run in progress: %s; rerun with that run's flags, or start a new run with --overwrite", d)
+	}
+	return nil
 }

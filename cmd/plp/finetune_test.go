@@ -28,7 +28,11 @@ func TestFinetuneCLI(t *testing.T) {
 	if _, err := runPLP(t, append(args, "--epochs", "3")...); err == nil {
 		t.Fatal("a second run into the same directory without --resume succeeded")
 	}
-	if _, err := runPLP(t, append(args, "--epochs", "3", "--resume")...); err != nil {
+	// Resuming with another --epochs would change the cosine schedule of the epochs already trained.
+	if _, err := runPLP(t, append(args, "--epochs", "3", "--resume")...); err == nil || !strings.Contains(err.Error(), "config.Epochs 3 (was 2)") {
+		t.Fatalf("--resume with another --epochs: err = %v, want a refusal naming config.Epochs", err)
+	}
+	if _, err := runPLP(t, append(args, "--epochs", "2", "--resume")...); err != nil {
 		t.Fatal(err)
 	}
 	log, err := os.ReadFile(filepath.Join(out, "log.txt"))
@@ -36,7 +40,7 @@ func TestFinetuneCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[2], "epoch=3 loss=") {
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "epoch=2 loss=") {
 		t.Fatalf("log.txt:\n%s", log)
 	}
 	var hp map[string]any
