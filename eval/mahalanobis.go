@@ -31,8 +31,32 @@ type Mahalanobis struct {
 	// Scoring works on coordinates centred at TrainMean, where the quadratic forms expand into
 	// matrix products without large cancellation: d_c(x) = x'ᵀPx' − 2x'ᵀPμ'_c + μ'_cᵀPμ'_c.
 	prec, trainPrec quadForm
-	means           blas64.General // [len(Classes), Dim] the transformed centred class means
-	meanNorms       []float64      // μ'_cᵀPμ'_c
+	class, global   classForms // class means under ClassPrec and under TrainPrec
+}
+
+// classForms holds the centred class means transformed by one precision matrix P and their norms
+// μ'_cᵀPμ'_c.
+type classForms struct {
+	means     blas64.General // [len(Classes), Dim]
+	meanNorms []float64
+}
+
+// MahaCov selects the covariance of the class distances: the paper's MahaDist with std_all=False
+// (class) or std_all=True (global).
+type MahaCov string
+
+const (
+	CovClass  MahaCov = "class"  // the unweighted mean of the class covariances
+	CovGlobal MahaCov = "global" // the covariance of all training samples (std_all)
+)
+
+// ParseMahaCov checks a covariance name.
+func ParseMahaCov(s string) (MahaCov, error) {
+	switch MahaCov(s) {
+	case CovClass, CovGlobal:
+		return MahaCov(s), nil
+	}
+	return "", fmt.Errorf("eval: unknown Mahalanobis covariance %q (want class or global)", s)
 }
 
 // quadForm evaluates xᵀPx for the rows of a matrix. With a Cholesky factor P = LLᵀ it computes
@@ -239,27 +263,47 @@ var posInf = math.Inf(1)
 
 // prepare derives the scoring forms, with Cholesky factors unless told otherwise.
 func (m *Mahalanobis) prepare(cholesky bool) {
+	m.prec = newQuadForm(m.ClassPrec, m.Dim, cholesky)
+	m.trainPrec = newQuadForm(m.TrainPrec, m.Dim, cholesky)
+	m.class = m.forms(m.prec)
+	m.global = m.forms(m.trainPrec)
+}
+
+func (m *Mahalanobis) forms(f quadForm) classForms {
 	d, k := m.Dim, len(m.Classes)
-	m.prec = newQuadForm(m.ClassPrec, d, cholesky)
-	m.trainPrec = newQuadForm(m.TrainPrec, d, cholesky)
 	centred := blas64.General{Rows: k, Cols: d, Stride: d, Data: make([]float64, k*d)}
 	for c := 0; c < k; c++ {
 		for j := 0; j < d; j++ {
 			centred.Data[c*d+j] = m.ClassMeans[c*d+j] - m.TrainMean[j]
 		}
 	}
-	m.means = blas64.General{Rows: k, Cols: d, Stride: d, Data: make([]float64, k*d)}
-	m.prec.transform(centred, m.means)
-	m.meanNorms = make([]float64, k)
+	out := classForms{means: blas64.General{Rows: k, Cols: d, Stride: d, Data: make([]float64, k*d)}, meanNorms: make([]float64, k)}
+	f.transform(centred, out.means)
 	for c := 0; c < k; c++ {
-		m.meanNorms[c] = m.prec.norm(centred.Data[c*d:(c+1)*d], m.means.Data[c*d:(c+1)*d])
+		out.meanNorms[c] = f.norm(centred.Data[c*d:(c+1)*d], out.means.Data[c*d:(c+1)*d])
 	}
+	return out
 }
 
 // Scores returns, for each row of x ([n, Dim]), the Mahalanobis score −min_c d_c(x) and the relative
 // score −min_c (d_c(x) − d_0(x)), where d_c uses class mean c and ClassPrec and d_0 uses TrainMean and
 // TrainPrec. Both are higher for more in-distribution samples.
 func (m *Mahalanobis) Scores(x []float32) (maha, relative []float64, err error) {
+	return m.ScoresCov(x, CovClass)
+}
+
+// ScoresCov is Scores with the class distances d_c taken under the chosen covariance: ClassPrec
+// (CovClass) or TrainPrec (CovGlobal, the paper's std_all). d_0 always uses TrainPrec.
+func (m *Mahalanobis) ScoresCov(x []float32, cov MahaCov) (maha, relative []float64, err error) {
+	prec, cf := m.prec, m.class
+	switch cov {
+	case CovClass:
+	case CovGlobal:
+		prec, cf = m.trainPrec, m.global
+	default:
+		_, err := ParseMahaCov(string(cov))
+		return nil, nil, err
+	}
 	n, err := rows(len(x), m.Dim, "embeddings")
 	if err != nil {
 		return nil, nil, err
@@ -284,16 +328,24 @@ func (m *Mahalanobis) Scores(x []float32) (maha, relative []float64, err error) 
 		yg := blas64.General{Rows: b, Cols: d, Stride: d, Data: y[:b*d]}
 		gg := blas64.General{Rows: b, Cols: k, Stride: k, Data: g[:b*k]}
 
-		m.prec.transform(xg, yg)
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, m.prec.crossLeft(xg, yg), m.means, 0, gg)
+		prec.transform(xg, yg)
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, prec.crossLeft(xg, yg), cf.means, 0, gg)
 		for i := 0; i < b; i++ {
-			q := m.prec.norm(xc[i*d:(i+1)*d], y[i*d:(i+1)*d])
+			q := prec.norm(xc[i*d:(i+1)*d], y[i*d:(i+1)*d])
 			best := posInf
 			for c := 0; c < k; c++ {
-				best = min(best, q-2*g[i*k+c]+m.meanNorms[c])
+				best = min(best, cf.meanNorms[c]-2*g[i*k+c])
 			}
-			maha[lo+i] = -best
-			relative[lo+i] = best // completed below once d_0 is known
+			maha[lo+i] = -(q + best)
+			if cov == CovGlobal {
+				// Under TrainPrec, q = x'ᵀPx' (x' centred at TrainMean) is d_0 itself, so it cancels.
+				relative[lo+i] = -best
+			} else {
+				relative[lo+i] = q + best // completed below once d_0 is known
+			}
+		}
+		if cov == CovGlobal {
+			continue
 		}
 		m.trainPrec.transform(xg, yg)
 		for i := 0; i < b; i++ {
