@@ -27,15 +27,19 @@ const (
 
 // Record is one line of ood_metrics.json: the metrics, in percent, of one method with one parameter
 // setting (e.g. {"temperature": 1} or {"k": 10}; empty when the method has none) on one OOD set.
+// Settings holds the parameters that are names rather than numbers (e.g. {"metric": "l2"}); JSON
+// carries both in one "params" object (see MarshalJSON). A parameter a record leaves out means the
+// method's default (e.g. a knn record without "metric" is cos-sim on the stored features).
 type Record struct {
-	ID      string             `json:"id"`
-	OOD     string             `json:"ood"`
-	Method  string             `json:"method"`
-	Params  map[string]float64 `json:"params"`
-	AUROC   float64            `json:"auroc"`
-	FPR95   float64            `json:"fpr95"`
-	AUPRIn  float64            `json:"aupr_in"`
-	AUPROut float64            `json:"aupr_out"`
+	ID       string             `json:"id"`
+	OOD      string             `json:"ood"`
+	Method   string             `json:"method"`
+	Params   map[string]float64 `json:"params"`
+	Settings map[string]string  `json:"-"`
+	AUROC    float64            `json:"auroc"`
+	FPR95    float64            `json:"fpr95"`
+	AUPRIn   float64            `json:"aupr_in"`
+	AUPROut  float64            `json:"aupr_out"`
 }
 
 // Evaluate scores one method on one OOD set: ID set name id with scores idScores, OOD set name ood
