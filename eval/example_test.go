@@ -26,10 +26,17 @@ func Example() {
 	eval.WriteMarkdown(os.Stdout, []eval.Record{rec})
 	// Output:
 	// AUROC 91.67 FPR95 33.33
-	// ID: CIFAR10
+	// ## ID: CIFAR10
 	//
-	// | OOD | msp (temperature=1) AUROC | msp (temperature=1) FPR95 | msp (temperature=1) AUPR-In | msp (temperature=1) AUPR-Out |
+	// AUROC (%) per OOD set; means over the OOD sets each method was scored on.
+	//
+	// | method | CIFAR100 | mean AUROC | mean FPR95 |
+	// |---|---:|---:|---:|
+	// | msp (temperature=1) | 91.67 | 91.67 | 33.33 |
+	//
+	// ### CIFAR10 vs CIFAR100
+	//
+	// | method | AUROC | FPR95 | AUPR-In | AUPR-Out |
 	// |---|---:|---:|---:|---:|
-	// | CIFAR100 | 91.67 | 33.33 | 95.00 | 91.67 |
-	// | mean | 91.67 | 33.33 | 95.00 | 91.67 |
+	// | msp (temperature=1) | 91.67 | 33.33 | 95.00 | 91.67 |
 }

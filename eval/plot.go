@@ -3,21 +3,36 @@ package eval
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"plp/atomicfile"
 )
 
-const plotWidth, plotHeight = 6 * vg.Inch, 4.5 * vg.Inch
+const (
+	plotWidth, plotHeight = 6 * vg.Inch, 4.5 * vg.Inch
+	// plotMargin is the white border around every figure, so that no title, tick label or legend
+	// touches the image's edge.
+	plotMargin = 0.2 * vg.Inch
+	// legendGap separates the x-axis label from the legend below it.
+	legendGap = 0.1 * vg.Inch
+	// pngDPI gives 900×675 pixel PNGs, legible when shown at full width.
+	pngDPI = 150
+)
 
 // PlotROC draws the ROC curve of the ID scores against each OOD set (sorted by name, AUROC in the
-// legend) and writes base+".png" and base+".svg".
+// legend below the axes) and writes base+".png" and base+".svg".
 func PlotROC[S Score](base, title string, id []S, ood map[string][]S) error {
 	if len(ood) == 0 {
 		return fmt.Errorf("eval: ROC plot %s: no OOD sets", base)
@@ -27,8 +42,12 @@ func PlotROC[S Score](base, title string, id []S, ood map[string][]S) error {
 	p.X.Label.Text = "false positive rate (OOD accepted)"
 	p.Y.Label.Text = "true positive rate (ID accepted)"
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	p.Legend.Top = false
-	p.Legend.Left = false
+	p.X.Tick.Marker = unitTicks{}
+	p.Y.Tick.Marker = unitTicks{}
+	grid := plotter.NewGrid()
+	grid.Vertical.Color, grid.Horizontal.Color = color.Gray{Y: 225}, color.Gray{Y: 225}
+	p.Add(grid)
+	legend := plot.NewLegend()
 
 	chance, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
 	if err != nil {
@@ -55,13 +74,14 @@ func PlotROC[S Score](base, title string, id []S, ood map[string][]S) error {
 		l.Color = plotutil.Color(i)
 		l.Width = vg.Points(1.5)
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("%s (AUROC %.2f)", name, r.area()*100), l)
+		legend.Add(fmt.Sprintf("%s (AUROC %.2f)", name, r.area()*100), l)
 	}
-	return savePlot(p, base)
+	return savePlot(p, legend, base)
 }
 
 // PlotHistogram draws density histograms of the ID and one OOD set's scores on shared bins (bins <= 0
-// means 50) and writes base+".png" and base+".svg".
+// means 50), with the legend below the axes so that it never covers a bar, and writes base+".png" and
+// base+".svg".
 func PlotHistogram[S Score](base, title, idName string, id []S, oodName string, ood []S, bins int) error {
 	if bins <= 0 {
 		bins = 50
@@ -88,8 +108,9 @@ func PlotHistogram[S Score](base, title, idName string, id []S, oodName string, 
 	p.Title.Text = title
 	p.X.Label.Text = "score (higher = more in-distribution)"
 	p.Y.Label.Text = "density"
-	p.Legend.Top = true
-	p.Legend.Left = true // ID scores pile up on the right
+	p.X.Tick.Marker, p.Y.Tick.Marker = niceTicks{}, niceTicks{}
+	legend := plot.NewLegend()
+	top := 0.0
 	for i, set := range []struct {
 		name   string
 		scores []S
@@ -110,22 +131,115 @@ func PlotHistogram[S Score](base, title, idName string, id []S, oodName string, 
 		}
 		for b := range h.Bins {
 			h.Bins[b].Weight /= float64(len(set.scores)) * width
+			top = max(top, h.Bins[b].Weight)
 		}
 		p.Add(h)
 		name := set.name
 		if name == "" {
 			name = []string{"ID", "OOD"}[i]
 		}
-		p.Legend.Add(fmt.Sprintf("%s (n=%d)", name, len(set.scores)), h)
+		legend.Add(fmt.Sprintf("%s (n=%d)", name, len(set.scores)), h)
 	}
-	return savePlot(p, base)
+	// Headroom above the tallest bar, so that it does not touch the frame.
+	p.Y.Min, p.Y.Max = 0, top*1.05
+	return savePlot(p, legend, base)
 }
 
-// savePlot writes the plot as base.png and base.svg.
-func savePlot(p *plot.Plot, base string) error {
-	for _, ext := range []string{".png", ".svg"} {
-		if err := p.Save(plotWidth, plotHeight, base+ext); err != nil {
-			return fmt.Errorf("eval: writing %s%s: %w", base, ext, err)
+// niceTicks marks about six round values (steps of 1, 2 or 5 times a power of ten) with labels of as
+// many decimals as the step needs, and four minor ticks between labels.
+type niceTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)}}
+	}
+	raw := (hi - lo) / 5
+	step := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{2, 5, 10} {
+		if step*1.5 >= raw {
+			break
+		}
+		step = math.Pow(10, math.Floor(math.Log10(raw))) * m
+	}
+	decimals := max(0, -int(math.Floor(math.Log10(step))))
+	var ts []plot.Tick
+	minor := step / 5
+	for k := math.Ceil(lo / minor); k*minor <= hi+minor*1e-9; k++ {
+		v := k * minor
+		t := plot.Tick{Value: v}
+		if r := math.Round(v / step); math.Abs(v/step-r) < 1e-6 {
+			t.Label = strconv.FormatFloat(r*step, 'f', decimals, 64)
+		}
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// figureLayout splits a figure's canvas into the plot's area and the legend's band below it: a white
+// margin on every side, the legend's entries centred at the bottom, legendGap above them.
+func figureLayout(whole draw.Canvas, legend *plot.Legend) (plotC, legendC draw.Canvas) {
+	c := draw.Crop(whole, plotMargin, -plotMargin, plotMargin, -plotMargin)
+	lr := legend.Rectangle(c)
+	lw, lh := lr.Max.X-lr.Min.X, lr.Max.Y-lr.Min.Y
+	if lh <= 0 {
+		return c, draw.Crop(c, 0, 0, 0, -(c.Max.Y - c.Min.Y))
+	}
+	// Legend.Draw puts the last entry's text baseline at the band's bottom: leave room for descenders.
+	lh += legend.TextStyle.FontExtents().Descent
+	legendC = c
+	legendC.Max.Y = c.Min.Y + lh
+	legendC.Min.X += max(0, (c.Max.X-c.Min.X-lw)/2)
+	return draw.Crop(c, 0, 0, lh+legendGap, 0), legendC
+}
+
+// unitTicks marks [0, 1] every 0.1, labelled every 0.2.
+type unitTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (unitTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ts []plot.Tick
+	for i := 0; i <= 10; i++ {
+		v := float64(i) / 10
+		if v < lo || v > hi {
+			continue
+		}
+		t := plot.Tick{Value: v}
+		if i%2 == 0 {
+			t.Label = fmt.Sprintf("%.1f", v)
+		}
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// savePlot writes the plot as base.png and base.svg (each written whole or not at all), with a white
+// margin and the legend in a band of its own below the axes, centred.
+func savePlot(p *plot.Plot, legend plot.Legend, base string) error {
+	legend.Top, legend.Left = true, true
+	legend.Padding = vg.Points(3)
+	for _, f := range []struct {
+		ext    string
+		canvas func() vg.CanvasWriterTo
+	}{
+		{".png", func() vg.CanvasWriterTo {
+			return vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(pngDPI),
+				vgimg.UseBackgroundColor(color.White))}
+		}},
+		{".svg", func() vg.CanvasWriterTo { return vgsvg.New(plotWidth, plotHeight) }},
+	} {
+		cw := f.canvas()
+		whole := draw.New(cw)
+		whole.SetColor(color.White)
+		whole.Fill(whole.Rectangle.Path())
+		plotC, legendC := figureLayout(whole, &legend)
+		legend.Draw(legendC)
+		p.Draw(plotC)
+		if err := atomicfile.Write(base+f.ext, func(w io.Writer) error {
+			_, err := cw.WriteTo(w)
+			return err
+		}); err != nil {
+			return fmt.Errorf("eval: writing %s%s: %w", base, f.ext, err)
 		}
 	}
 	return nil

@@ -136,15 +136,15 @@ func (r Record) finite() error {
 }
 
 // WriteCSV writes one row per record with the header id,ood,method,params,auroc,fpr95,aupr_in,aupr_out;
-// params is "key=value" pairs joined by ';' (keys sorted), metrics at full precision.
+// params is "key=value" pairs joined by ';' (keys sorted), metrics in percent rounded to two decimals as
+// the paper's ood_metrics.csv (ood_metrics.json keeps full precision).
 func WriteCSV(w io.Writer, records []Record) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write([]string{"id", "ood", "method", "params", "auroc", "fpr95", "aupr_in", "aupr_out"}); err != nil {
 		return err
 	}
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, r := range records {
-		row := []string{r.ID, r.OOD, r.Method, paramString(r.Params, ";"), f(r.AUROC), f(r.FPR95), f(r.AUPRIn), f(r.AUPROut)}
+		row := []string{r.ID, r.OOD, r.Method, paramString(r.Params, ";"), percent(r.AUROC), percent(r.FPR95), percent(r.AUPRIn), percent(r.AUPROut)}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -153,7 +153,10 @@ func WriteCSV(w io.Writer, records []Record) error {
 	return cw.Error()
 }
 
-// metricColumns are the Markdown table's metric columns, in order.
+// percent formats a metric in percent with two decimals, as every table of the paper does.
+func percent(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+
+// metricColumns are the per-OOD-set tables' metric columns, in order.
 var metricColumns = []struct {
 	name string
 	get  func(Record) float64
@@ -164,10 +167,12 @@ var metricColumns = []struct {
 	{"AUPR-Out", func(r Record) float64 { return r.AUPROut }},
 }
 
-// WriteMarkdown writes one table per ID set: a row per OOD set and a final "mean" row, a column per
-// method label × metric (AUROC, FPR95, AUPR-In, AUPR-Out), values in percent with two decimals. Rows
-// and columns keep the order in which they first appear in records; a missing cell is "–" and the mean
-// is taken over the OOD sets present. Two records for the same cell are an error.
+// WriteMarkdown writes, per ID set, a summary table as the paper presents its results (a row per method
+// label, a column of AUROC per OOD set, then the mean AUROC and mean FPR95 over the OOD sets the method
+// was evaluated on; a missing cell is "–"), followed by one table per OOD set (a row per method label
+// evaluated on it; AUROC, FPR95, AUPR-In and AUPR-Out columns). Values are in percent with two decimals,
+// means taken before rounding. Rows and columns keep the order in which they first appear in records.
+// Two records for the same cell are an error.
 func WriteMarkdown(w io.Writer, records []Record) error {
 	var ids []string
 	byID := map[string][]Record{}
@@ -182,7 +187,7 @@ func WriteMarkdown(w io.Writer, records []Record) error {
 		if n > 0 {
 			sb.WriteString("\n")
 		}
-		if err := markdownTable(&sb, id, byID[id]); err != nil {
+		if err := markdownTables(&sb, id, byID[id]); err != nil {
 			return err
 		}
 	}
@@ -190,7 +195,8 @@ func WriteMarkdown(w io.Writer, records []Record) error {
 	return err
 }
 
-func markdownTable(sb *strings.Builder, id string, records []Record) error {
+// markdownTables writes the summary and the per-OOD-set tables of one ID set.
+func markdownTables(sb *strings.Builder, id string, records []Record) error {
 	var oods, methods []string
 	cells := map[[2]string]Record{}
 	for _, r := range records {
@@ -207,43 +213,53 @@ func markdownTable(sb *strings.Builder, id string, records []Record) error {
 		}
 		cells[key] = r
 	}
-	fmt.Fprintf(sb, "ID: %s\n\n| OOD |", escapeCell(id))
-	for _, m := range methods {
-		for _, c := range metricColumns {
-			fmt.Fprintf(sb, " %s %s |", escapeCell(m), c.name)
-		}
-	}
-	sb.WriteString("\n|---|")
-	sb.WriteString(strings.Repeat("---:|", len(methods)*len(metricColumns)))
-	sb.WriteString("\n")
-	sums := make([]float64, len(methods)*len(metricColumns))
-	counts := make([]int, len(sums))
+
+	fmt.Fprintf(sb, "## ID: %s\n\nAUROC (%%) per OOD set; means over the OOD sets each method was scored on.\n\n| method |", escapeCell(id))
 	for _, ood := range oods {
-		fmt.Fprintf(sb, "| %s |", escapeCell(ood))
-		for i, m := range methods {
-			r, ok := cells[[2]string{ood, m}]
-			for j, c := range metricColumns {
-				if !ok {
-					sb.WriteString(" – |")
-					continue
-				}
-				v := c.get(r)
-				sums[i*len(metricColumns)+j] += v
-				counts[i*len(metricColumns)+j]++
-				fmt.Fprintf(sb, " %.2f |", v)
-			}
-		}
-		sb.WriteString("\n")
+		fmt.Fprintf(sb, " %s |", escapeCell(ood))
 	}
-	sb.WriteString("| mean |")
-	for k, s := range sums {
-		if counts[k] == 0 {
-			sb.WriteString(" – |")
-			continue
-		}
-		fmt.Fprintf(sb, " %.2f |", s/float64(counts[k]))
-	}
+	sb.WriteString(" mean AUROC | mean FPR95 |\n|---|")
+	sb.WriteString(strings.Repeat("---:|", len(oods)+2))
 	sb.WriteString("\n")
+	for _, m := range methods {
+		fmt.Fprintf(sb, "| %s |", escapeCell(m))
+		var auroc, fpr float64
+		n := 0
+		for _, ood := range oods {
+			r, ok := cells[[2]string{ood, m}]
+			if !ok {
+				sb.WriteString(" – |")
+				continue
+			}
+			auroc += r.AUROC
+			fpr += r.FPR95
+			n++
+			fmt.Fprintf(sb, " %s |", percent(r.AUROC))
+		}
+		// Every method has at least one record, so n > 0.
+		fmt.Fprintf(sb, " %s | %s |\n", percent(auroc/float64(n)), percent(fpr/float64(n)))
+	}
+
+	for _, ood := range oods {
+		fmt.Fprintf(sb, "\n### %s vs %s\n\n| method |", escapeCell(id), escapeCell(ood))
+		for _, c := range metricColumns {
+			fmt.Fprintf(sb, " %s |", c.name)
+		}
+		sb.WriteString("\n|---|")
+		sb.WriteString(strings.Repeat("---:|", len(metricColumns)))
+		sb.WriteString("\n")
+		for _, m := range methods {
+			r, ok := cells[[2]string{ood, m}]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(sb, "| %s |", escapeCell(m))
+			for _, c := range metricColumns {
+				fmt.Fprintf(sb, " %s |", percent(c.get(r)))
+			}
+			sb.WriteString("\n")
+		}
+	}
 	return nil
 }
 

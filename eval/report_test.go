@@ -5,15 +5,23 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"image/color"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // referenceRecords evaluates stored reference scores of two methods on both OOD sets.
@@ -140,35 +148,81 @@ func TestWriteCSV(t *testing.T) {
 			t.Errorf("row %d: %v for %+v", i, row, r)
 		}
 		for j, want := range []float64{r.AUROC, r.FPR95, r.AUPRIn, r.AUPROut} {
-			if got, err := strconv.ParseFloat(row[4+j], 64); err != nil || got != want {
-				t.Errorf("row %d col %d: %q, want %v", i, 4+j, row[4+j], want)
+			// Two decimals, rounded (not truncated): the cell is within 0.005 of the value.
+			got, err := strconv.ParseFloat(row[4+j], 64)
+			if err != nil || math.Abs(got-want) > 0.005+1e-12 || !twoDecimals.MatchString(row[4+j]) {
+				t.Errorf("row %d col %d: %q, want %v rounded to two decimals", i, 4+j, row[4+j], want)
 			}
 		}
 	}
 	if rows[1][3] != "temperature=1" || rows[3][3] != "k=10" {
 		t.Errorf("params cells %q %q", rows[1][3], rows[3][3])
 	}
+
+	// A sum of percentages that lands just below a half: the cell is 50.50, not 50.499999999999986.
+	buf.Reset()
+	if err := WriteCSV(&buf, []Record{{ID: "a", OOD: "b", Method: MethodMSP, AUROC: 50.499999999999986, FPR95: 100, AUPRIn: 1.0 / 3 * 100, AUPROut: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Split(strings.TrimSpace(buf.String()), "\n")[1], "a,b,msp,,50.50,100.00,33.33,0.00"; got != want {
+		t.Errorf("row %q, want %q", got, want)
+	}
 }
 
-// tableRows parses a Markdown table into its cells by row label.
-func tableRows(t *testing.T, md string) (header []string, rowsByLabel map[string][]string) {
+var twoDecimals = regexp.MustCompile(`^-?[0-9]+\.[0-9]{2}$`)
+
+// mdTable is one Markdown table of a report: the heading above it, its header cells and its rows.
+type mdTable struct {
+	heading string
+	header  []string
+	rows    [][]string
+}
+
+// parseTables splits a Markdown document into its tables, each under the last heading before it.
+func parseTables(t *testing.T, md string) []mdTable {
 	t.Helper()
-	rowsByLabel = map[string][]string{}
+	var out []mdTable
+	heading := ""
+	inTable := false
 	for _, line := range strings.Split(md, "\n") {
-		if !strings.HasPrefix(line, "|") || strings.HasPrefix(line, "|---") {
+		if strings.HasPrefix(line, "#") {
+			heading = strings.TrimSpace(strings.TrimLeft(line, "#"))
+		}
+		if !strings.HasPrefix(line, "|") {
+			inTable = false
 			continue
 		}
 		cells := strings.Split(strings.Trim(line, "|"), "|")
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		if header == nil {
-			header = cells
-			continue
+		switch {
+		case !inTable:
+			out = append(out, mdTable{heading: heading, header: cells})
+			inTable = true
+		case strings.HasPrefix(line, "|---"):
+			if want := len(out[len(out)-1].header); len(cells) != want {
+				t.Errorf("table %q: separator has %d cells, header %d", heading, len(cells), want)
+			}
+		default:
+			tb := &out[len(out)-1]
+			if len(cells) != len(tb.header) {
+				t.Errorf("table %q: row %q has %d cells, header %d", heading, line, len(cells), len(tb.header))
+			}
+			tb.rows = append(tb.rows, cells)
 		}
-		rowsByLabel[cells[0]] = cells[1:]
 	}
-	return header, rowsByLabel
+	return out
+}
+
+// row finds a table's row by its first cell.
+func (tb mdTable) row(label string) []string {
+	for _, r := range tb.rows {
+		if r[0] == label {
+			return r[1:]
+		}
+	}
+	return nil
 }
 
 func TestWriteMarkdown(t *testing.T) {
@@ -180,37 +234,54 @@ func TestWriteMarkdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := buf.String()
-	header, rows := tableRows(t, md)
-	wantHeader := []string{"OOD",
-		"msp (temperature=1) AUROC", "msp (temperature=1) FPR95", "msp (temperature=1) AUPR-In", "msp (temperature=1) AUPR-Out",
-		"knn (k=10) AUROC", "knn (k=10) FPR95", "knn (k=10) AUPR-In", "knn (k=10) AUPR-Out"}
-	if !slices.Equal(header, wantHeader) {
-		t.Fatalf("header %q\nwant %q", header, wantHeader)
-	}
-	if len(rows) != 3 || rows["mean"] == nil || !strings.HasPrefix(md, "ID: CIFAR10\n") {
-		t.Fatalf("table:\n%s", md)
+	tables := parseTables(t, md)
+	if len(tables) != 3 || !strings.HasPrefix(md, "## ID: CIFAR10\n") {
+		t.Fatalf("want a summary and two OOD tables:\n%s", md)
 	}
 	byKey := map[string]Record{}
 	for _, r := range recs {
 		byKey[r.Method+"/"+r.OOD] = r
 	}
-	get := []func(Record) float64{
-		func(r Record) float64 { return r.AUROC }, func(r Record) float64 { return r.FPR95 },
-		func(r Record) float64 { return r.AUPRIn }, func(r Record) float64 { return r.AUPROut },
+	const msp, knn = "msp (temperature=1)", "knn (k=10)"
+	f := func(v float64) string { return fmt.Sprintf("%.2f", v) }
+
+	sum := tables[0]
+	if want := []string{"method", "far", "near", "mean AUROC", "mean FPR95"}; !slices.Equal(sum.header, want) {
+		t.Errorf("summary header %q, want %q", sum.header, want)
 	}
-	for j, g := range get {
-		mspMean := (g(byKey["msp/near"]) + g(byKey["msp/far"])) / 2
-		if got, want := rows["mean"][j], fmt.Sprintf("%.2f", mspMean); got != want {
-			t.Errorf("msp mean col %d = %s, want %s", j, got, want)
+	if len(sum.rows) != 2 || sum.rows[0][0] != msp || sum.rows[1][0] != knn {
+		t.Fatalf("summary rows %q: want msp then knn", sum.rows)
+	}
+	wantMSP := []string{f(byKey["msp/far"].AUROC), f(byKey["msp/near"].AUROC),
+		f((byKey["msp/far"].AUROC + byKey["msp/near"].AUROC) / 2), f((byKey["msp/far"].FPR95 + byKey["msp/near"].FPR95) / 2)}
+	if got := sum.row(msp); !slices.Equal(got, wantMSP) {
+		t.Errorf("summary msp %q, want %q", got, wantMSP)
+	}
+	wantKNN := []string{f(byKey["knn/far"].AUROC), "–", f(byKey["knn/far"].AUROC), f(byKey["knn/far"].FPR95)}
+	if got := sum.row(knn); !slices.Equal(got, wantKNN) {
+		t.Errorf("summary knn %q, want %q", got, wantKNN)
+	}
+
+	for i, ood := range []string{"far", "near"} {
+		tb := tables[1+i]
+		if tb.heading != "CIFAR10 vs "+ood {
+			t.Errorf("table %d heading %q", 1+i, tb.heading)
 		}
-		if got, want := rows["mean"][4+j], fmt.Sprintf("%.2f", g(byKey["knn/far"])); got != want {
-			t.Errorf("knn mean col %d = %s, want %s", j, got, want)
+		if want := []string{"method", "AUROC", "FPR95", "AUPR-In", "AUPR-Out"}; !slices.Equal(tb.header, want) {
+			t.Errorf("%s header %q, want %q", ood, tb.header, want)
 		}
-		if got, want := rows["far"][j], fmt.Sprintf("%.2f", g(byKey["msp/far"])); got != want {
-			t.Errorf("far msp col %d = %s, want %s", j, got, want)
-		}
-		if rows["near"][4+j] != "–" {
-			t.Errorf("missing knn/near cell = %q", rows["near"][4+j])
+		for _, m := range []struct{ label, key string }{{msp, "msp"}, {knn, "knn"}} {
+			r, ok := byKey[m.key+"/"+ood]
+			got := tb.row(m.label)
+			if !ok {
+				if got != nil {
+					t.Errorf("%s: row %q for a method without a record", ood, got)
+				}
+				continue
+			}
+			if want := []string{f(r.AUROC), f(r.FPR95), f(r.AUPRIn), f(r.AUPROut)}; !slices.Equal(got, want) {
+				t.Errorf("%s %s: %q, want %q", ood, m.label, got, want)
+			}
 		}
 	}
 
@@ -224,8 +295,46 @@ func TestWriteMarkdown(t *testing.T) {
 	if err := WriteMarkdown(&buf, append(slices.Clone(recs), other)); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(buf.String(), "| mean |") != 2 || !strings.Contains(buf.String(), "ID: CIFAR100\n") {
-		t.Errorf("two ID sets need two tables:\n%s", buf.String())
+	if strings.Count(buf.String(), "mean AUROC") != 2 || !strings.Contains(buf.String(), "## ID: CIFAR100\n") {
+		t.Errorf("two ID sets need two summaries:\n%s", buf.String())
+	}
+}
+
+// The legend sits in its own band under the axes, so it covers neither bars nor curves, however many
+// entries it has.
+func TestFigureLayout(t *testing.T) {
+	for _, n := range []int{0, 2, 6} {
+		p := plot.New()
+		p.Title.Text = "title"
+		p.X.Label.Text, p.Y.Label.Text = "x", "y"
+		legend := plot.NewLegend()
+		legend.Top, legend.Left = true, true
+		for i := range n {
+			legend.Add(fmt.Sprintf("an OOD set with a long name %d (AUROC 99.99)", i), &plotter.Histogram{FillColor: color.Black})
+		}
+		whole := draw.New(vgimg.New(plotWidth, plotHeight))
+		plotC, legendC := figureLayout(whole, &legend)
+		data := p.DataCanvas(plotC)
+		lr := legendC.Rectangle
+		const eps = 1e-9
+		inside := func(r vg.Rectangle) bool {
+			return r.Min.X >= plotMargin-eps && r.Min.Y >= plotMargin-eps && r.Max.X <= plotWidth-plotMargin+eps && r.Max.Y <= plotHeight-plotMargin+eps
+		}
+		if !inside(plotC.Rectangle) || !inside(lr) {
+			t.Errorf("%d entries: plot %v or legend %v reaches into the margin", n, plotC.Rectangle, lr)
+		}
+		if n == 0 {
+			if plotC.Rectangle != draw.Crop(whole, plotMargin, -plotMargin, plotMargin, -plotMargin).Rectangle {
+				t.Errorf("no legend: plot area %v, want the whole figure less the margin", plotC.Rectangle)
+			}
+			continue
+		}
+		if lr.Max.Y+legendGap > plotC.Min.Y+eps || lr.Max.Y >= data.Min.Y {
+			t.Errorf("%d entries: legend %v overlaps the plot area %v (data %v)", n, lr, plotC.Rectangle, data.Rectangle)
+		}
+		if w := legend.Rectangle(whole); lr.Max.Y-lr.Min.Y < w.Max.Y-w.Min.Y || lr.Min.X <= plotMargin {
+			t.Errorf("%d entries: legend band %v is lower than the legend %v or not centred", n, lr, w)
+		}
 	}
 }
 
@@ -256,8 +365,22 @@ func TestPlots(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s.png: %v", base, err)
 		}
-		if b := img.Bounds(); b.Dx() < 100 || b.Dy() < 100 {
-			t.Errorf("%s.png is %v", base, b)
+		if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 675 {
+			t.Errorf("%s.png is %v, want 900×675 (6×4.5 inches at 150 dpi)", base, b)
+		}
+		// The 0.2-inch margin (30 pixels) is blank: no title, label or legend touches the edge. Strokes
+		// on the data area's border may spill half their width into it, hence 28.
+		const m = 28
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if x >= m && x < b.Max.X-m && y >= m && y < b.Max.Y-m {
+					continue
+				}
+				if r, g, bl, _ := img.At(x, y).RGBA(); r != 0xffff || g != 0xffff || bl != 0xffff {
+					t.Fatalf("%s.png: pixel (%d,%d) in the margin is not white", base, x, y)
+				}
+			}
 		}
 		svg, err := os.ReadFile(base + ".svg")
 		if err != nil {
