@@ -124,7 +124,7 @@ func ReadJSON(r io.Reader) ([]Record, error) {
 func (r Record) finite() error {
 	for _, v := range []float64{r.AUROC, r.FPR95, r.AUPRIn, r.AUPROut} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("eval: record %s/%s/%s has a non-finite metric", r.ID, r.OOD, Label(r.Method, r.Params))
+			return fmt.Errorf("eval: record %s/%s/%s has a non-finite metric", r.ID, r.OOD, r.Label())
 		}
 	}
 	for k, v := range r.Params {
@@ -136,7 +136,7 @@ func (r Record) finite() error {
 }
 
 // WriteCSV writes one row per record with the header id,ood,method,params,auroc,fpr95,aupr_in,aupr_out;
-// params is "key=value" pairs joined by ';' (keys sorted), metrics in percent rounded to two decimals as
+// params is "key=value" pairs (numeric and named parameters) joined by ';' (keys sorted), metrics in percent rounded to two decimals as
 // the paper's ood_metrics.csv (ood_metrics.json keeps full precision).
 func WriteCSV(w io.Writer, records []Record) error {
 	cw := csv.NewWriter(w)
@@ -144,7 +144,7 @@ func WriteCSV(w io.Writer, records []Record) error {
 		return err
 	}
 	for _, r := range records {
-		row := []string{r.ID, r.OOD, r.Method, paramString(r.Params, ";"), percent(r.AUROC), percent(r.FPR95), percent(r.AUPRIn), percent(r.AUPROut)}
+		row := []string{r.ID, r.OOD, r.Method, settingString(r.Params, r.Settings, ";"), percent(r.AUROC), percent(r.FPR95), percent(r.AUPRIn), percent(r.AUPROut)}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func markdownTables(sb *strings.Builder, id string, records []Record) error {
 	var oods, methods []string
 	cells := map[[2]string]Record{}
 	for _, r := range records {
-		label := Label(r.Method, r.Params)
+		label := r.Label()
 		if !slices.Contains(oods, r.OOD) {
 			oods = append(oods, r.OOD)
 		}
