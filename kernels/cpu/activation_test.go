@@ -20,9 +20,12 @@ func TestGelu(t *testing.T) {
 	impls := []struct {
 		name            string
 		gelu, quickGelu func(dst, x []float32)
-	}{
-		{"dispatch", Gelu, QuickGelu},
-		{"go", geluGo, quickGeluGo},
+	}{{"dispatch", Gelu, QuickGelu}}
+	for _, s := range supportedSets() {
+		impls = append(impls, struct {
+			name            string
+			gelu, quickGelu func(dst, x []float32)
+		}{s.name, s.gelu, s.quickGelu})
 	}
 	for _, n := range append(vecSizes, 19) {
 		x := activationInputs(rng, n)

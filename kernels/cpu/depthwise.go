@@ -55,7 +55,7 @@ func depthwiseRowGo(dst, src []float32, ld, ps int, w, bias []float32, c, kh, kw
 				s := src[ky*ld+(ox*stride+kx)*ps:][:c]
 				wk := w[(ky*kw+kx)*ps:][:c]
 				for ch, v := range s {
-					d[ch] += wk[ch] * v
+					d[ch] = fma32(wk[ch], v, d[ch]) // fused, as the vector kernels
 				}
 			}
 		}

@@ -8,11 +8,8 @@ package cpu
 //go:noescape
 func depthwiseRowAVX512(dst, src, w, bias *float32, c, ps, ld, kh, kw, wo, stride, mask int)
 
-func depthwiseRow(dst, src []float32, ld, ps int, w, bias []float32, c, kh, kw, wo, stride int) {
-	if !hasAVX512 {
-		depthwiseRowGo(dst, src, ld, ps, w, bias, c, kh, kw, wo, stride)
-		return
-	}
+// depthwiseRowBlocksAVX512 is depthwiseRowGo in AVX-512 code.
+func depthwiseRowBlocksAVX512(dst, src []float32, ld, ps int, w, bias []float32, c, kh, kw, wo, stride int) {
 	// Channel blocks outermost: one block's lines of the kh input rows (kh·W·64 bytes) stay in L1 while
 	// the whole output row is swept, given a pixel stride that spreads them over the cache sets.
 	for cb := 0; cb < c; cb += 16 {

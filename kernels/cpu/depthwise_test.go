@@ -7,14 +7,19 @@ import (
 	"testing"
 )
 
-// dwImpls are the dispatched kernel and its Go twin.
-var dwImpls = []struct {
+type dwImpl struct {
 	name string
 	fn   func(dst, src []float32, ld, ps int, w, bias []float32, c, kh, kw, wo, stride int)
-}{
-	{"dispatch", DepthwiseRow},
-	{"go", depthwiseRowGo},
 }
+
+// dwImpls are the dispatched kernel and the kernel of every set the CPU runs.
+var dwImpls = func() []dwImpl {
+	ims := []dwImpl{{"dispatch", DepthwiseRow}}
+	for _, s := range supportedSets() {
+		ims = append(ims, dwImpl{s.name, s.depthwiseRow})
+	}
+	return ims
+}()
 
 // depthwiseRef is DepthwiseRow in float64, with the magnitude sum Σ|w·x| bounding the rounding error.
 func depthwiseRef(src []float32, ld, ps int, w, bias []float32, c, kh, kw, wo, stride int) (want, mag []float64) {

@@ -7,10 +7,16 @@
 // Gelu, QuickGelu).
 //
 // Each kernel written in assembly has a pure-Go twin with the same contract,
-// and the tests hold the two to the same float64 reference. On amd64 the
-// assembly is chosen at start-up from the CPU features: AVX-512 for
-// everything, else AVX2+FMA for SGEMM; other architectures and builds
-// tagged purego use the Go twins. Features names the SGEMM kernel chosen.
+// and the tests hold them to the same float64 reference and to each other
+// bit for bit: the twins fuse multiply-adds and order their sums as the
+// vector code does, so results do not depend on the CPU.
+//
+// The kernels come in sets, one per instruction set ("avx512", "avx2",
+// "neon", and "go" for the twins), chosen once at start-up (dispatch.go):
+// the fastest the CPU runs, or a lower one named by the environment
+// variable PLP_CPU (PLP_CPU=avx2 on an AVX-512 machine runs every kernel as
+// an AVX2 CPU would). KernelSet names the set in use, Features the SGEMM
+// micro-kernel. Builds tagged purego use the Go twins.
 //
 // The kernels are internal building blocks: callers must pass consistent
 // sizes and strides. A violated precondition is a programming error and

@@ -79,24 +79,28 @@ func packColsAVX512(dst, src []float32, ld, cols, kc, w int) {
 
 var avx2Kernel = &microKernel{
 	name: "avx2+fma", mr: 6, nr: 16, mc: 6 * 16, kc: 256, nc: 512,
-	fn: sgemmKernel6x16AVX2,
+	fn: sgemmKernel6x16AVX2, epilogue: epilogueGo,
 }
 
-// asmKernels lists the micro-kernels this CPU can run, fastest first.
-func asmKernels() []*microKernel {
-	var ks []*microKernel
+// cpuKernelSets returns the AVX-512 and AVX2+FMA sets where the CPU has them.
+func cpuKernelSets() []*kernelSet {
+	var sets []*kernelSet
 	if hasAVX512 {
-		ks = append(ks, avx512Kernel)
+		sets = append(sets, avx512Set)
 	}
 	if hasAVX2 {
-		ks = append(ks, avx2Kernel)
+		sets = append(sets, avx2Set)
 	}
-	return ks
+	return sets
 }
 
-func bestKernel() *microKernel {
-	if ks := asmKernels(); len(ks) > 0 {
-		return ks[0]
-	}
-	return goKernel
+var avx512Set = &kernelSet{
+	name: "avx512", gemm: avx512Kernel,
+	dot: dotAVX512, axpy: axpyAVX512, scale: scaleAVX512, sum: sumAVX512, maxVal: maxAVX512,
+	expSub: expSubAVX512, gelu: geluAVX512, quickGelu: quickGeluAVX512,
+	layerNorm: layerNormAVX512, depthwiseRow: depthwiseRowBlocksAVX512,
+}
+
+var avx2Set = &kernelSet{
+	name: "avx2", gemm: avx2Kernel,
 }

@@ -2,6 +2,5 @@
 
 package cpu
 
-func asmKernels() []*microKernel { return nil }
-
-func bestKernel() *microKernel { return goKernel }
+// cpuKernelSets returns no sets: other architectures, and builds tagged purego, run the Go twins.
+func cpuKernelSets() []*kernelSet { return nil }

@@ -34,17 +34,19 @@ func layerNormGo(dst, x, w, b []float32, eps float32) {
 	inv := 1 / float32(math.Sqrt(float64(variance+eps)))
 	for i, v := range x {
 		t := (v - mean) * inv
-		if w != nil {
+		switch {
+		case w != nil && b != nil:
+			t = fma32(t, w[i], b[i])
+		case w != nil:
 			t *= w[i]
-		}
-		if b != nil {
+		case b != nil:
 			t += b[i]
 		}
 		dst[i] = t
 	}
 }
 
-// laneSum returns Σ(x-m) (or Σ(m-x)² when sq) accumulated as the vector kernel does: sixteen lanes in four
+// laneSum returns Σ(x-m) (or Σ(m-x)² when sq, in fused multiply-adds) accumulated as the vector kernel does: sixteen lanes in four
 // accumulators over blocks of 64, then 16 into the first, the tail into the second, the accumulators
 // added pairwise and the lanes folded in halves.
 func laneSum(x []float32, m float32, sq bool) float32 {
@@ -54,18 +56,18 @@ func laneSum(x []float32, m float32, sq bool) float32 {
 		for ; i+64 <= len(x); i += 64 {
 			for j, v := range x[i : i+64] {
 				d := m - v
-				acc[j] += d * d
+				acc[j] = fma32(d, d, acc[j])
 			}
 		}
 		for ; i+16 <= len(x); i += 16 {
 			for j, v := range x[i : i+16] {
 				d := m - v
-				acc[j] += d * d
+				acc[j] = fma32(d, d, acc[j])
 			}
 		}
 		for j, v := range x[i:] {
 			d := m - v
-			acc[16+j] += d * d
+			acc[16+j] = fma32(d, d, acc[16+j])
 		}
 	} else {
 		for ; i+64 <= len(x); i += 64 {
@@ -82,14 +84,5 @@ func laneSum(x []float32, m float32, sq bool) float32 {
 			acc[16+j] += v - m
 		}
 	}
-	var z [16]float32
-	for l := range z {
-		z[l] = (acc[l] + acc[16+l]) + (acc[32+l] + acc[48+l])
-	}
-	for w := 8; w >= 1; w /= 2 {
-		for l := range w {
-			z[l] += z[l+w]
-		}
-	}
-	return z[0]
+	return foldLanes(&acc)
 }

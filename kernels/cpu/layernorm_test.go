@@ -37,10 +37,7 @@ func refLayerNorm(x, w, b []float32, eps float32) []float64 {
 // scale or shift; the two must also agree with each other to a few units in the last place.
 func TestLayerNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	impls := []struct {
-		name string
-		f    func(dst, x, w, b []float32, eps float32)
-	}{{"dispatch", LayerNorm}, {"go", layerNormGo}}
+	impls := lnImpls()
 	for _, n := range []int{1, 7, 16, 17, 63, 64, 65, 197, 512, 768, 1031} {
 		for _, offset := range []float64{0, 300} {
 			for _, affine := range []string{"wb", "w", "none"} {
@@ -109,10 +106,7 @@ func BenchmarkLayerNorm(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 768
 	x, w, bias, dst := randVec(rng, n, 1), randVec(rng, n, 1), randVec(rng, n, 1), make([]float32, n)
-	for _, im := range []struct {
-		name string
-		f    func(dst, x, w, b []float32, eps float32)
-	}{{"dispatch", LayerNorm}, {"go", layerNormGo}} {
+	for _, im := range lnImpls() {
 		b.Run(im.name, func(b *testing.B) {
 			for b.Loop() {
 				im.f(dst, x, w, bias, 1e-5)
@@ -120,4 +114,26 @@ func BenchmarkLayerNorm(b *testing.B) {
 			b.SetBytes(4 * n)
 		})
 	}
+}
+
+type lnImpl struct {
+	name string
+	f    func(dst, x, w, b []float32, eps float32)
+}
+
+// lnImpls are LayerNorm and the row kernel of every set the CPU runs.
+func lnImpls() []lnImpl {
+	ims := []lnImpl{{"dispatch", LayerNorm}}
+	for _, s := range supportedSets() {
+		f := s.layerNorm // for whole rows with both affine parts, as LayerNorm calls it
+		ims = append(ims, lnImpl{s.name, func(dst, x, w, b []float32, eps float32) {
+			n := len(x)
+			if w == nil || b == nil {
+				layerNormGo(dst[:n], x, w, b, eps)
+				return
+			}
+			f(dst[:n], x, w[:n], b[:n], eps)
+		}})
+	}
+	return ims
 }

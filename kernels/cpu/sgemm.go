@@ -31,9 +31,6 @@ type microKernel struct {
 	epilogue func(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int)
 }
 
-// kernel is the micro-kernel Sgemm uses; set once at start-up.
-var kernel = bestKernel()
-
 // goKernel is the portable micro-kernel behind sgemmGo.
 var goKernel = &microKernel{
 	name: "go", mr: 4, nr: 4, mc: 64, kc: 256, nc: 512,
@@ -400,7 +397,7 @@ func mergeTile(m, n int, alpha float32, t []float32, ldt int, beta float32, c []
 			continue
 		}
 		for j, v := range tr {
-			cr[j] = alpha*v + beta*cr[j]
+			cr[j] = fma32(beta, cr[j], alpha*v)
 		}
 	}
 }
@@ -488,7 +485,8 @@ func packColsGo(dst, src []float32, ld, cols, kc, w int) {
 }
 
 // kernel4x4Go is the portable micro-kernel: a 4×4 tile kept in sixteen
-// scalar accumulators.
+// scalar accumulators, each a chain of fused multiply-adds over p as in the
+// vector kernels, so that it rounds as they do.
 func kernel4x4Go(k int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
 	a := unsafe.Slice(ap, 4*k)
 	b := unsafe.Slice(bp, 4*k)
@@ -497,22 +495,22 @@ func kernel4x4Go(k int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
 	for len(a) >= 4 && len(b) >= 4 {
 		a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
 		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
+		c00 = fma32(a0, b0, c00)
+		c01 = fma32(a0, b1, c01)
+		c02 = fma32(a0, b2, c02)
+		c03 = fma32(a0, b3, c03)
+		c10 = fma32(a1, b0, c10)
+		c11 = fma32(a1, b1, c11)
+		c12 = fma32(a1, b2, c12)
+		c13 = fma32(a1, b3, c13)
+		c20 = fma32(a2, b0, c20)
+		c21 = fma32(a2, b1, c21)
+		c22 = fma32(a2, b2, c22)
+		c23 = fma32(a2, b3, c23)
+		c30 = fma32(a3, b0, c30)
+		c31 = fma32(a3, b1, c31)
+		c32 = fma32(a3, b2, c32)
+		c33 = fma32(a3, b3, c33)
 		a, b = a[4:], b[4:]
 	}
 	c := unsafe.Slice(cp, 3*ldc+4)
@@ -520,10 +518,11 @@ func kernel4x4Go(k int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
 	for i := 0; i < 4; i++ {
 		row := c[i*ldc : i*ldc+4]
 		for j := range row {
+			// As the vector kernels: alpha·acc rounded, then one fused step with beta·C.
 			if beta == 0 {
 				row[j] = alpha * acc[i*4+j]
 			} else {
-				row[j] = alpha*acc[i*4+j] + beta*row[j]
+				row[j] = fma32(beta, row[j], alpha*acc[i*4+j])
 			}
 		}
 	}

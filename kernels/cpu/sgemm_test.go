@@ -83,7 +83,6 @@ func refGemm(g gemmCase, a []float32, lda int, b []float32, ldb int, c []float32
 }
 
 // kernels returns every micro-kernel this machine can run.
-func kernels() []*microKernel { return append(asmKernels(), goKernel) }
 
 func gemmCases() []gemmCase {
 	shapes := []struct{ m, n, k int }{

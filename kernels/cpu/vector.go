@@ -60,26 +60,29 @@ func checkSameLen(fn string, a, b int) {
 	}
 }
 
+// The Go twins of the reductions accumulate as the vector kernels do (see foldLanes), with a fused
+// multiply-add where they fuse, so that every kernel set returns the same bits.
+
 func dotGo(x, y []float32) float32 {
 	y = y[:len(x)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i] * y[i]
-		s1 += x[i+1] * y[i+1]
-		s2 += x[i+2] * y[i+2]
-		s3 += x[i+3] * y[i+3]
+	var acc [64]float32
+	b64, b16 := len(x)&^63, len(x)&^15
+	for i := 0; i < b64; i++ {
+		acc[i&63] = fma32(x[i], y[i], acc[i&63])
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * y[i]
+	for i := b64; i < b16; i++ {
+		acc[i&15] = fma32(x[i], y[i], acc[i&15])
 	}
-	return (s0 + s1) + (s2 + s3)
+	for i := b16; i < len(x); i++ {
+		acc[16+i&15] = fma32(x[i], y[i], acc[16+i&15])
+	}
+	return foldLanes(&acc)
 }
 
 func axpyGo(alpha float32, x, y []float32) {
 	y = y[:len(x)]
 	for i, v := range x {
-		y[i] += alpha * v
+		y[i] = fma32(alpha, v, y[i])
 	}
 }
 
@@ -90,18 +93,39 @@ func scaleGo(alpha float32, x []float32) {
 }
 
 func sumGo(x []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i]
-		s1 += x[i+1]
-		s2 += x[i+2]
-		s3 += x[i+3]
+	var acc [64]float32
+	b64, b16 := len(x)&^63, len(x)&^15
+	for i := 0; i < b64; i++ {
+		acc[i&63] += x[i]
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i]
+	for i := b64; i < b16; i++ {
+		acc[i&15] += x[i]
 	}
-	return (s0 + s1) + (s2 + s3)
+	for i := b16; i < len(x); i++ {
+		acc[16+i&15] += x[i]
+	}
+	return foldLanes(&acc)
+}
+
+// foldLanes returns the sum of the vector kernels' accumulators: sixteen lanes in four accumulators
+// (lane l of accumulator a at 16a+l), filled over blocks of 64 values, then blocks of 16 into the first
+// and the tail into the second. The accumulators are added pairwise and the lanes folded in halves.
+func foldLanes(acc *[64]float32) float32 {
+	var z [16]float32
+	for l := range z {
+		z[l] = (acc[l] + acc[16+l]) + (acc[32+l] + acc[48+l])
+	}
+	return foldHalves(&z)
+}
+
+// foldHalves sums sixteen lanes as the vector kernels do: lane l gains lane l+w for w = 8, 4, 2, 1.
+func foldHalves(z *[16]float32) float32 {
+	for w := 8; w >= 1; w /= 2 {
+		for l := range w {
+			z[l] += z[l+w]
+		}
+	}
+	return z[0]
 }
 
 func maxValGo(x []float32) float32 {
@@ -116,15 +140,27 @@ func maxValGo(x []float32) float32 {
 
 func expSubGo(dst, x []float32, m float32) float32 {
 	dst = dst[:len(x)]
-	// Four partial sums, as the vector code keeps, bound the rounding
-	// error of long rows.
-	var s [4]float32
+	// Two accumulators of sixteen lanes, as the vector code keeps: blocks of 32 fill both, a block of 16
+	// the first, the tail the second.
+	var acc [32]float32
+	b32, b16 := len(x)&^31, len(x)&^15
 	for i, v := range x {
 		e := expf(v - m)
 		dst[i] = e
-		s[i&3] += e
+		switch {
+		case i < b32:
+			acc[i&31] += e
+		case i < b16:
+			acc[i&15] += e
+		default:
+			acc[16+i&15] += e
+		}
 	}
-	return (s[0] + s[1]) + (s[2] + s[3])
+	var z [16]float32
+	for l := range z {
+		z[l] = acc[l] + acc[16+l]
+	}
+	return foldHalves(&z)
 }
 
 // Constants of expf: exp(t) = 2ⁿ·exp(r) with n = round(t/ln2) and
@@ -159,16 +195,16 @@ func expf(t float32) float32 {
 	// bits of z then hold.
 	z := t*log2e + roundShift
 	n := z - roundShift
-	r := t - n*ln2Hi
-	r -= n * ln2Lo
+	r := t - n*ln2Hi // exact: ln2Hi has few bits
+	r = fma32(-n, ln2Lo, r)
 	p := float32(invFact7)
-	p = p*r + invFact6
-	p = p*r + invFact5
-	p = p*r + invFact4
-	p = p*r + invFact3
-	p = p*r + 0.5
-	p = p*r + 1
-	p = p*r + 1
+	p = fma32(p, r, invFact6)
+	p = fma32(p, r, invFact5)
+	p = fma32(p, r, invFact4)
+	p = fma32(p, r, invFact3)
+	p = fma32(p, r, 0.5)
+	p = fma32(p, r, 1)
+	p = fma32(p, r, 1)
 	if n != n {
 		return n
 	}
@@ -218,9 +254,9 @@ func geluGo(dst, x []float32) {
 		t := 1 / (1 + 0.5*z)
 		p := erfcCoeffs[9]
 		for j := 8; j >= 0; j-- {
-			p = p*t + erfcCoeffs[j]
+			p = fma32(p, t, erfcCoeffs[j])
 		}
-		r := t * expf(p-z*z)
+		r := t * expf(fma32(-z, z, p))
 		if u < 0 {
 			r = 2 - r
 		}

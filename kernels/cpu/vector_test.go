@@ -8,7 +8,7 @@ import (
 )
 
 // vecImpl is one implementation of the vector kernels: the dispatched
-// public functions or their pure-Go twins.
+// public functions or one kernel set's.
 type vecImpl struct {
 	name   string
 	dot    func(x, y []float32) float32
@@ -19,10 +19,13 @@ type vecImpl struct {
 	expSub func(dst, x []float32, m float32) float32
 }
 
-var vecImpls = []vecImpl{
-	{"dispatch", Dot, Axpy, Scale, Sum, MaxVal, ExpSub},
-	{"go", dotGo, axpyGo, scaleGo, sumGo, maxValGo, expSubGo},
-}
+var vecImpls = func() []vecImpl {
+	ims := []vecImpl{{"dispatch", Dot, Axpy, Scale, Sum, MaxVal, ExpSub}}
+	for _, s := range supportedSets() {
+		ims = append(ims, vecImpl{s.name, s.dot, s.axpy, s.scale, s.sum, s.maxVal, s.expSub})
+	}
+	return ims
+}()
 
 var vecSizes = []int{0, 1, 7, 15, 16, 17, 31, 33, 63, 64, 65, 197, 257, 1000, 1031}
 
