@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"plp/zoo"
 )
 
 // TestModels lists every model name of the paper's zoo, in the table and as JSON.
@@ -27,6 +31,38 @@ func TestModels(t *testing.T) {
 			t.Errorf("plp models does not list %s", n)
 		}
 	}
+	// The table fits a 120-column terminal; the details are one command away.
+	for _, line := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(line); n > 120 {
+			t.Errorf("line of %d columns: %q", n, line)
+		}
+	}
+	if !strings.Contains(out, "TEXT") || !strings.Contains(out, "plp models NAME") {
+		t.Errorf("table without a TEXT column or the pointer to details:\n%s", out)
+	}
+
+	// One model in full; --long gives the same block for every model.
+	one, err := runPLP(t, "models", "msn_vit_base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"msn_vit_base\n", "family      msn (image tower vit)", "squash to 224×224, bicubic",
+		"state dict  \"target_encoder\"", "drops       fc.*", "text tower  no"} {
+		if !strings.Contains(one, want) {
+			t.Errorf("plp models msn_vit_base lacks %q:\n%s", want, one)
+		}
+	}
+	long, err := runPLP(t, "models", "--long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(long, one) || strings.Count(long, "\n  preprocess") != len(zoo.Names()) {
+		t.Errorf("--long does not hold every model's block:\n%s", long)
+	}
+	if _, err := runPLP(t, "models", "no_such_model"); err == nil {
+		t.Error("unknown name: no error")
+	}
+
 	out, err = runPLP(t, "models", "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +74,11 @@ func TestModels(t *testing.T) {
 			t.Fatalf("line %q: %v", line, err)
 		}
 		got[m.Name] = m
+		var raw any
+		if err := json.Unmarshal([]byte(line), &raw); err != nil {
+			t.Fatal(err)
+		}
+		checkSnakeCase(t, m.Name, raw)
 	}
 	for _, n := range names {
 		m, ok := got[n]
@@ -48,8 +89,29 @@ func TestModels(t *testing.T) {
 	if m := got["msn_vit_base"]; m.Family != "msn" || m.StateDict != "target_encoder" || !strings.Contains(m.Dropped, "fc.") {
 		t.Errorf("msn_vit_base: %+v", m)
 	}
-	if m := got["openclip_convnext_large_d/laion2b"]; m.ImageSize != 256 || m.EmbedDim != 768 || !m.Text {
+	if m := got["openclip_convnext_large_d/laion2b"]; m.ImageSize != 256 || m.EmbedDim != 768 || !m.Text ||
+		m.Tower != "convnext" || m.Preprocess.Size != 256 || m.Preprocess.ResizeMode != "shortest" {
 		t.Errorf("convnext_large_d: %+v", m)
+	}
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// checkSnakeCase walks a decoded JSON value and reports any object key that is not snake_case.
+func checkSnakeCase(t *testing.T, where string, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if !snakeCase.MatchString(k) {
+				t.Errorf("%s: JSON key %q is not snake_case", where, k)
+			}
+			checkSnakeCase(t, where+"."+k, x)
+		}
+	case []any:
+		for _, x := range v {
+			checkSnakeCase(t, where, x)
+		}
 	}
 }
 
