@@ -97,6 +97,8 @@ type Server struct {
 	queue    chan *item
 	decoding atomic.Int64 // admitted images not yet queued
 	done     chan struct{}
+	warm     chan struct{} // closed after the warm-up pass, with warmErr set if it failed
+	warmErr  error
 }
 
 // item is one preprocessed image waiting for the encoder.
@@ -129,7 +131,7 @@ func New(enc data.Encoder, tr imaging.Transform, det *Detector, opt Options) (*S
 		return nil, fmt.Errorf("serve: transform %s makes %dx%d images, the encoder takes %dx%d", tr.Name, tr.Crop, tr.Crop, s, s)
 	}
 	s := &Server{enc: enc, tr: tr, det: det, opt: opt, per: 3 * tr.Crop * tr.Crop,
-		decode: make(chan struct{}, opt.Workers), queue: make(chan *item, opt.MaxQueue), done: make(chan struct{})}
+		decode: make(chan struct{}, opt.Workers), queue: make(chan *item, opt.MaxQueue), done: make(chan struct{}), warm: make(chan struct{})}
 	if k, ok := enc.(interface{ Kind() string }); ok {
 		s.kind = k.Kind()
 	}
@@ -149,20 +151,14 @@ func (s *Server) queueDepth() int {
 // Ready reports whether the model is loaded and warmed up.
 func (s *Server) Ready() bool { return s.ready.Load() }
 
-// WaitReady blocks until the warm-up pass has run or ctx ends.
+// WaitReady blocks until the warm-up pass has run, and returns its error, or until ctx ends.
 func (s *Server) WaitReady(ctx context.Context) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for !s.Ready() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.done:
-			return errors.New("serve: server closed before it was ready")
-		case <-t.C:
-		}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.warm:
+		return s.warmErr
 	}
-	return nil
 }
 
 // Handler is the HTTP API.
@@ -222,10 +218,11 @@ func (s *Server) batcher() {
 	defer close(s.done)
 	buf := make([]float32, s.opt.MaxBatch*s.per)
 	if _, err := s.safeEncode(buf[:s.per], 1); err != nil {
-		s.opt.Logger.Printf("serve: warm-up forward pass failed: %v", err)
+		s.warmErr = fmt.Errorf("serve: warm-up forward pass: %w", err)
 	} else {
 		s.ready.Store(true)
 	}
+	close(s.warm)
 	batch := make([]*item, 0, s.opt.MaxBatch)
 	for {
 		it, ok := <-s.queue
