@@ -2,15 +2,20 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: build test unit fuzz bench lint gpu-build gpu-check
+.PHONY: build test unit fuzz bench lint arm64 gpu-build gpu-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/plp ./cmd/plp
 
-test: lint unit fuzz
+test: lint unit fuzz arm64
 
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The kernel, tensor and model tests built for linux/arm64, run under qemu-user on other hosts (installed
+# when missing; scripts/arm64-test.sh says how).
+arm64:
+	GO=$(GO) scripts/arm64-test.sh
 
 # Each fuzz target runs briefly; `go test -fuzz` takes one target per call (scripts/fuzz.sh says why it wraps it).
 fuzz:
