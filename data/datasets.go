@@ -124,7 +124,7 @@ func Resolve(name, root, split string) (string, error) {
 	l, ok := folderLayouts[name]
 	if !ok {
 		if isDir(name) {
-			return name, nil
+			return folderSplit(name, train), nil
 		}
 		return "", fmt.Errorf("data: unknown dataset %q: want one of %s, or an image folder path", name, strings.Join(Names, " "))
 	}
@@ -148,6 +148,26 @@ func Resolve(name, root, split string) (string, error) {
 	}
 	return "", fmt.Errorf("data: dataset %s (%s split) not found: missing folder %s; it comes from %s",
 		name, split, strings.Join(tried, " or "), l.source)
+}
+
+// folderSplit picks a split of an image folder given by path: its train/ or test/ (or val/) sub-folder
+// when it has both a train/ and a test or val folder, else the folder itself, which is then one split.
+func folderSplit(dir string, train bool) string {
+	tr := filepath.Join(dir, "train")
+	te := ""
+	for _, name := range []string{"test", "val"} {
+		if p := filepath.Join(dir, name); isDir(p) {
+			te = p
+			break
+		}
+	}
+	if !isDir(tr) || te == "" {
+		return dir
+	}
+	if train {
+		return tr
+	}
+	return te
 }
 
 // Open opens a dataset by the paper's name (see Names) under root (or

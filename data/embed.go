@@ -29,7 +29,9 @@ import (
 func ModelTransform(spec *zoo.Spec) (imaging.Transform, error) {
 	p := spec.Preprocess
 	if t, err := imaging.TransformByName(p.Transform); err == nil {
-		return t, nil
+		// A named transform (plain224, in224, ...) is stated for 224-pixel models; a config with another
+		// image size gets the same recipe at its own size.
+		return t.AtSize(spec.Config.ImageSize()), nil
 	}
 	size := p.Size
 	if size == 0 {
@@ -53,6 +55,19 @@ func ModelTransform(spec *zoo.Spec) (imaging.Transform, error) {
 		name = ModelDirName(spec.Name) + "-eval"
 	}
 	return imaging.NewEvalTransform(name, imaging.EvalConfig{ImageSize: size, Interp: interp, Mean: p.Mean, Std: p.Std, Mode: mode})
+}
+
+// TransformFor is the transform a command uses for spec: the model's own (ModelTransform) when name is
+// empty, else the named transform at the model's image size.
+func TransformFor(spec *zoo.Spec, name string) (imaging.Transform, error) {
+	if name == "" {
+		return ModelTransform(spec)
+	}
+	t, err := imaging.TransformByName(name)
+	if err != nil {
+		return imaging.Transform{}, err
+	}
+	return t.AtSize(spec.Config.ImageSize()), nil
 }
 
 // DescribeTransform spells out every parameter of t, for metadata and for checking that a resumed run

@@ -345,3 +345,28 @@ func CenterCrop(img *RGB, c int) (*RGB, error) {
 	}
 	return out, nil
 }
+
+// Side is the width and height of the images t produces: the crop, or the resize target without a crop.
+func (t Transform) Side() int {
+	if t.Crop > 0 {
+		return t.Crop
+	}
+	return t.Resize
+}
+
+// AtSize is t for a model that takes size×size images: the resize target scales with the crop, so that the
+// crop keeps its share of the resized image (in224 at 64 resizes to 73 and crops 64, as 256 → 224), and the
+// name records the size (in224@64). A transform that already produces size×size images is returned as is.
+func (t Transform) AtSize(size int) Transform {
+	if size <= 0 || t.Side() == size {
+		return t
+	}
+	if t.Crop > 0 {
+		t.Resize = int(math.Floor(float64(t.Resize) * float64(size) / float64(t.Crop)))
+		t.Crop = size
+	} else {
+		t.Resize = size
+	}
+	t.Name = fmt.Sprintf("%s@%d", t.Name, size)
+	return t
+}

@@ -63,6 +63,7 @@ Example (the paper's setting):
 				&cli.Uint64Flag{Name: "seed", Validator: anySeed, Usage: "seed of the image choice and the initial perturbations"},
 				&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
 				&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR`"},
+				overwriteFlag(),
 			},
 			Action: action(func(c *Context) error {
 				if err := adversarial(c); err != nil {
@@ -82,8 +83,10 @@ func choose(r *rand.Rand, total, n int) []int {
 
 func adversarial(c *Context) error {
 	n, batch := c.Int("n"), c.Int("batch")
-	if n <= 0 || batch <= 0 || c.Int("steps") < 0 || c.Int("bank-n") < 0 || c.Int("id-n") < 0 {
-		return fmt.Errorf("--n and --batch must be positive, --steps, --bank-n and --id-n not negative")
+	out := c.String("out")
+	outputs := []string{filepath.Join(out, "adv"), filepath.Join(out, "embeddings.safetensors"), filepath.Join(out, "results.json")}
+	if err := refuseExisting(c, outputs...); err != nil {
+		return err
 	}
 	spec, err := zoo.Resolve(c.String("model"))
 	if err != nil {
@@ -102,12 +105,7 @@ func adversarial(c *Context) error {
 	if err != nil {
 		return err
 	}
-	var tr imaging.Transform
-	if name := c.String("transform"); name != "" {
-		tr, err = imaging.TransformByName(name)
-	} else {
-		tr, err = data.ModelTransform(spec)
-	}
+	tr, err := data.TransformFor(spec, c.String("transform"))
 	if err != nil {
 		return err
 	}
@@ -122,6 +120,15 @@ func adversarial(c *Context) error {
 		return err
 	}
 
+	if n > src.Len() {
+		return fmt.Errorf("--n %d: the source set %s has only %d test images; pass --n %d or fewer", n, c.String("source"), src.Len(), src.Len())
+	}
+	if idN := c.Int("id-n"); idN > idTest.Len() {
+		return fmt.Errorf("--id-n %d: the target's test split has only %d images", idN, idTest.Len())
+	}
+	if bankN := c.Int("bank-n"); bankN > tgt.Len() {
+		return fmt.Errorf("--bank-n %d: the target's train split has only %d images (0 takes them all)", bankN, tgt.Len())
+	}
 	r := rand.New(rand.NewPCG(c.Uint64("seed"), 0x616476))
 	srcIdx := choose(r, src.Len(), n)
 	n = len(srcIdx)
@@ -199,7 +206,10 @@ func adversarial(c *Context) error {
 		}
 	}
 
-	out := c.String("out")
+	// Images of an earlier run with a larger --n would otherwise stay next to this run's.
+	if err := removeStale(outputs...); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(out, "adv"), 0o755); err != nil {
 		return err
 	}

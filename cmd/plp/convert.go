@@ -25,6 +25,7 @@ func init() {
 				&cli.BoolFlag{Name: "all", Usage: "keep every tensor under its full path (model/..., optimizer/...) instead of one state dict"},
 				&cli.StringSliceFlag{Name: "strip-prefix", Usage: "remove this prefix from tensor names (repeatable, applied in order; e.g. module.)"},
 				&cli.StringFlag{Name: "dtype", Usage: "convert floating-point tensors to f32, f16 or bf16 (default: keep)"},
+				overwriteFlag(),
 			},
 			Action: action(convert),
 		}
@@ -36,6 +37,9 @@ func convert(c *Context) error {
 		return fmt.Errorf("convert: want IN and OUT (usage: plp convert IN.pt OUT.safetensors [--key K] [--strip-prefix P] [--dtype f32|f16|bf16])")
 	}
 	in, out := c.Args().Get(0), c.Args().Get(1)
+	if err := refuseExisting(c, out); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
 	var target weights.DType
 	switch d := c.String("dtype"); d {
 	case "":

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -73,7 +74,8 @@ writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensor
 				&cli.IntFlag{Name: "batch", Validator: atLeast(1), Value: 64, Usage: "images per forward pass"},
 				&cli.IntFlag{Name: "workers", Validator: atLeast(0), Usage: "decode and preprocess goroutines (default: one per core)"},
 				&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
-				&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run from its checkpoint"},
+				&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted run from its checkpoint; splits it finished are kept"},
+				overwriteFlag(),
 				&cli.IntFlag{Name: "chunk", Validator: atLeast(1), Value: 16, Usage: "batches per checkpoint chunk"},
 				&cli.StringFlag{Name: "on-error", Value: "skip", Usage: "`skip` or fail on an image that cannot be decoded"},
 				&cli.BoolFlag{Name: "knn", Usage: "compute the k-NN accuracy (k=20, T=0.02) of test against train"},
@@ -115,6 +117,40 @@ func embed(c *Context) (err error) {
 		dsName = filepath.Base(filepath.Clean(dataset))
 	}
 
+	roots := map[string]string{}
+	for _, split := range splits {
+		if roots[split], err = data.Resolve(dataset, c.String("data-root"), split); err != nil {
+			return fmt.Errorf("embed: %w", err)
+		}
+	}
+	if len(splits) == 2 && roots["train"] == roots["test"] && !slices.Contains(data.Names, dataset) {
+		return fmt.Errorf("embed: %s has no train/ and test/ (or val/) sub-folders, so it is a single split; embedding it as "+
+			"both would let a probe be evaluated on its own training data: pass --split test (an OOD or test set) or --split train", dataset)
+	}
+	if c.Bool("knn") {
+		for _, s := range []string{"train", "test"} {
+			p := data.StorePath(c.String("out"), dsName, c.String("model"), s)
+			if _, err := os.Stat(p); err != nil && !slices.Contains(splits, s) {
+				return fmt.Errorf("embed: --knn needs the train and test splits: %s is not in the store; add %s to --split", p, s)
+			}
+		}
+	}
+	if c.Bool("resume") && c.Bool("overwrite") {
+		return fmt.Errorf("embed: --resume keeps finished work and --overwrite replaces it: pass one")
+	}
+	if !c.Bool("resume") {
+		var outs []string
+		for _, split := range splits {
+			outs = append(outs, data.StorePath(c.String("out"), dsName, c.String("model"), split))
+		}
+		if c.Bool("knn") {
+			outs = append(outs, filepath.Join(filepath.Dir(outs[0]), "knn.safetensors"))
+		}
+		if err := refuseExisting(c, outs...); err != nil {
+			return fmt.Errorf("embed: %w (or --resume to keep finished splits)", err)
+		}
+	}
+
 	spec, err := zoo.Resolve(c.String("model"))
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
@@ -136,12 +172,7 @@ func embed(c *Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
-	var tr imaging.Transform
-	if name := c.String("transform"); name != "" {
-		tr, err = imaging.TransformByName(name)
-	} else {
-		tr, err = data.ModelTransform(spec)
-	}
+	tr, err := data.TransformFor(spec, c.String("transform"))
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
@@ -181,6 +212,17 @@ func embed(c *Context) (err error) {
 			"split":          split,
 			"embedding":      enc.Kind(),
 			"plp_version":    version,
+		}
+		if c.Bool("resume") {
+			done, err := finishedSplit(path, settings)
+			if err != nil {
+				return fmt.Errorf("embed: %w", err)
+			}
+			if done != nil {
+				fmt.Fprintf(out, "kept %s: %d×%d, finished by an earlier run with the same settings\n", path, done.N, done.D)
+				results[split] = done
+				continue
+			}
 		}
 		partial := data.PartialDir(path)
 		bar := newProgressBar(c.Root().ErrWriter, split)
@@ -267,6 +309,27 @@ func embedKNN(c *Context, results map[string]*data.Embeddings, classes int, dsNa
 	}
 	fmt.Fprintf(c.Root().Writer, "k-NN accuracy (k=%d, T=%g): top-1 %.2f%%, top-5 %.2f%% (%s)\n", knnK, knnT, r.Top1, r.Top5, path)
 	return nil
+}
+
+// finishedSplit reads the split a run already finished at path, when it was made with settings (model,
+// weights, transform, dataset, split); nil when there is none. A finished split made otherwise is an error:
+// resuming must not mix two runs.
+func finishedSplit(path string, settings map[string]string) (*data.Embeddings, error) {
+	st, err := weights.OpenSafetensors(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	meta := st.Metadata()
+	st.Close()
+	for _, k := range []string{"model", "weights_sha256", "transform", "dataset", "split", "embedding"} {
+		if meta[k] != settings[k] {
+			return nil, fmt.Errorf("--resume: %s was made with %s %q, this run uses %q; pass --overwrite to replace it", path, k, meta[k], settings[k])
+		}
+	}
+	return data.ReadEmbeddings(path)
 }
 
 // fileSHA256 is the hex SHA-256 of a file's contents.

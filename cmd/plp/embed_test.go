@@ -282,9 +282,8 @@ func TestEmbedCorruptImage(t *testing.T) {
 }
 
 func TestEmbedErrors(t *testing.T) {
-	out := t.TempDir()
 	empty := t.TempDir()
-	base := []string{"embed", "--model", embedModel, "--out", out}
+	base := []string{"embed", "--model", embedModel}
 	cases := []struct {
 		name string
 		args []string
@@ -295,13 +294,12 @@ func TestEmbedErrors(t *testing.T) {
 		{"on-error", []string{"--random-weights", "--dataset", "CIFAR10", "--data-root", embedData, "--on-error", "ignore"}, []string{"ignore"}},
 		{"device", []string{"--random-weights", "--dataset", "CIFAR10", "--data-root", embedData, "--device", "cuda"}, []string{"cuda"}},
 		{"split", []string{"--random-weights", "--dataset", "CIFAR10", "--data-root", embedData, "--split", "val2"}, []string{"val2"}},
-		{"transform size", []string{"--random-weights", "--dataset", "CIFAR10", "--data-root", embedData, "--transform", "clip224"}, []string{"224x224", "64x64"}},
 		{"missing SUN folder", []string{"--random-weights", "--dataset", "SUN", "--data-root", empty}, []string{filepath.Join(empty, "SUN"), "large_scale_ood"}},
 		{"missing CIFAR folder", []string{"--random-weights", "--dataset", "CIFAR10", "--data-root", empty}, []string{empty, "cifar-10-batches-py", "cs.toronto.edu"}},
 		{"missing image folder", []string{"--random-weights", "--dataset", filepath.Join(empty, "nope")}, []string{filepath.Join(empty, "nope")}},
 	}
 	for _, c := range cases {
-		_, err := runPLP(t, append(base, c.args...)...)
+		_, err := runPLP(t, append(slices.Clone(base), append(c.args, "--out", t.TempDir())...)...)
 		if err == nil {
 			t.Errorf("%s: no error", c.name)
 			continue
@@ -344,12 +342,88 @@ func TestEmbedKNNReadsStoredTrainSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alone, err := runPLP(t, append(args, "--split", "test")...)
+	alone, err := runPLP(t, append(args, "--split", "test", "--overwrite")...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	acc := func(s string) string { return s[strings.Index(s, "k-NN accuracy"):] }
 	if acc(all) != acc(alone) {
 		t.Errorf("k-NN with both splits: %q; with the stored train split: %q", acc(all), acc(alone))
+	}
+}
+
+// TestEmbedNamedTransformAtModelSize embeds with a named 224-pixel transform on a 64-pixel model: the
+// transform is scaled to the model's size (clip224 at 64 resizes and crops to 64) instead of failing.
+func TestEmbedNamedTransformAtModelSize(t *testing.T) {
+	out := t.TempDir()
+	if _, err := runPLP(t, "embed", "--model", embedModel, "--weights", embedWeights, "--dataset", "CIFAR10", "--data-root", embedData,
+		"--split", "test", "--out", out, "--transform", "in224"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := data.ReadEmbeddings(data.StorePath(out, "CIFAR10", embedModel, "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.Meta["transform_name"], "in224@64"; got != want {
+		t.Errorf("transform_name %q, want %q", got, want)
+	}
+	// in224 resizes to 256 and crops 224; at 64 the resize keeps that ratio: floor(256·64/224) = 73.
+	if !strings.Contains(e.Meta["transform"], "resize squash 73") || !strings.Contains(e.Meta["transform"], "crop 64") {
+		t.Errorf("transform %q, want a squash resize to 73 and a 64 crop", e.Meta["transform"])
+	}
+}
+
+// TestEmbedOutputRules checks plp's output rule on embed: an existing split is refused without --overwrite,
+// --resume keeps a finished split instead of embedding it again, and a single image folder is not
+// embedded as both train and test.
+func TestEmbedOutputRules(t *testing.T) {
+	out := t.TempDir()
+	args := []string{"embed", "--model", embedModel, "--weights", embedWeights, "--dataset", "CIFAR10", "--data-root", embedData, "--out", out}
+	if _, err := runPLP(t, args...); err != nil {
+		t.Fatal(err)
+	}
+	path := data.StorePath(out, "CIFAR10", embedModel, "train")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runPLP(t, args...); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+		t.Fatalf("second run into the same store: err = %v, want a refusal naming --overwrite", err)
+	}
+	stdout, err := runPLP(t, append(args, "--resume")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(stdout, "kept ") != 2 || strings.Contains(stdout, "images/s") {
+		t.Errorf("--resume after a finished run embedded again:\n%s", stdout)
+	}
+	other := append(slices.Clone(args), "--resume", "--transform", "in224")
+	if _, err := runPLP(t, other...); err == nil || !strings.Contains(err.Error(), "transform") {
+		t.Errorf("--resume with another transform: err = %v, want a refusal naming the transform", err)
+	}
+	if _, err := runPLP(t, append(args, "--overwrite")...); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("--overwrite with the same settings wrote a different file")
+	}
+
+	folder := noiseFolder(t, 4, 16, nil)
+	_, err = runPLP(t, "embed", "--model", embedModel, "--weights", embedWeights, "--dataset", folder, "--out", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "--split test") {
+		t.Errorf("a single image folder as train and test: err = %v, want a refusal suggesting --split test", err)
+	}
+	split := t.TempDir()
+	for _, s := range []string{"train", "val"} {
+		if err := os.Rename(noiseFolder(t, 4, 16, nil), filepath.Join(split, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := runPLP(t, "embed", "--model", embedModel, "--weights", embedWeights, "--dataset", split, "--out", t.TempDir()); err != nil {
+		t.Errorf("a folder with train/ and val/: %v", err)
 	}
 }

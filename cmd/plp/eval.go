@@ -44,6 +44,7 @@ func init() {
 				&cli.StringFlag{Name: "classes", Usage: "class-name `FILE` for --zeroshot on datasets without built-in names"},
 				&cli.StringFlag{Name: "out", Usage: "report `DIR` (default: the probe folder)"},
 				&cli.BoolFlag{Name: "no-plots", Usage: "skip the ROC and histogram plots"},
+				overwriteFlag(),
 			},
 			Action: action(runEval),
 		}
@@ -124,18 +125,32 @@ func runEval(c *Context) error {
 	if c.IsSet("maha") {
 		opt.Maha = c.Bool("maha")
 	}
+	if opt.Out != "" {
+		if err := refuseExisting(c, evalOutputs(opt.Out)[0]); err != nil {
+			return err
+		}
+		if err := removeStale(evalOutputs(opt.Out)...); err != nil {
+			return err
+		}
+	}
 	res, err := detect.Run(opt, src)
 	if err != nil {
 		return err
 	}
 	if src.Logits != nil && res.Accuracy > 0 {
-		fmt.Fprintf(c.Root().Writer, "ID test accuracy %.2f%%\n\n", 100*res.Accuracy)
+		fmt.Fprintf(c.Root().Writer, "ID test accuracy %.2f%%\n\n", res.Accuracy) // already a percentage
 	}
 	printSummary(c.Root().Writer, res.Records)
 	if opt.Out != "" {
 		fmt.Fprintf(c.Root().ErrWriter, "reports written to %s (ood_metrics.json, .csv, .md with AUPR, plots/)\n", opt.Out)
 	}
 	return nil
+}
+
+// evalOutputs are the files and folders `plp eval` writes into its report folder, ood_metrics.json first.
+func evalOutputs(dir string) []string {
+	return []string{filepath.Join(dir, "ood_metrics.json"), filepath.Join(dir, "ood_metrics.csv"),
+		filepath.Join(dir, "ood_metrics.md"), filepath.Join(dir, "plots")}
 }
 
 // printSummary prints one row per method and one AUROC / FPR95 column pair per OOD set, plus their mean:

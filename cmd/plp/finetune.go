@@ -124,12 +124,7 @@ func runFinetune(c *Context) (err error) {
 			labels[i] = int(v[i])
 		}
 	}
-	var tr imaging.Transform
-	if name := c.String("transform"); name != "" {
-		tr, err = imaging.TransformByName(name)
-	} else {
-		tr, err = data.ModelTransform(spec)
-	}
+	tr, err := data.TransformFor(spec, c.String("transform"))
 	if err != nil {
 		return err
 	}

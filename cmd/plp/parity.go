@@ -24,6 +24,7 @@ func init() {
 			Flags: []cli.Flag{
 				deviceFlag(),
 				&cli.StringFlag{Name: "out", Usage: "also write every computed output to this safetensors `FILE` (one manifest only)"},
+				overwriteFlag(),
 			},
 			Action: action(runParity),
 		}
@@ -43,6 +44,11 @@ func runParity(c *Context) (err error) {
 	}
 	if c.String("out") != "" && len(paths) != 1 {
 		return fmt.Errorf("parity: --out takes exactly one manifest, got %d", len(paths))
+	}
+	if out := c.String("out"); out != "" {
+		if err := refuseExisting(c, out); err != nil {
+			return fmt.Errorf("parity: %w", err)
+		}
 	}
 	be, err := backendFromFlag(c)
 	if err != nil {

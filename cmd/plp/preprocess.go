@@ -22,6 +22,7 @@ func init() {
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "transform", Value: "clip224", Usage: "transform `NAME`"},
 				&cli.StringFlag{Name: "out", Required: true, Usage: "output safetensors `FILE`"},
+				overwriteFlag(),
 			},
 			Action: action(preprocess),
 		}
@@ -34,6 +35,9 @@ func preprocess(c *Context) error {
 	}
 	tr, err := imaging.TransformByName(c.String("transform"))
 	if err != nil {
+		return fmt.Errorf("preprocess: %w", err)
+	}
+	if err := refuseExisting(c, c.String("out")); err != nil {
 		return fmt.Errorf("preprocess: %w", err)
 	}
 	paths := c.Args().Slice()

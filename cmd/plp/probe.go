@@ -80,11 +80,15 @@ type probeHP struct {
 	Version      string   `json:"plp_version"`
 }
 
-func runProbe(c *Context) error {
+func runProbe(c *Context) (err error) {
 	embeds, model, dataset, out := c.String("embeds"), c.String("model"), c.String("dataset"), c.String("out")
 	hpPath := filepath.Join(out, "hp.json")
 	if _, err := os.Stat(hpPath); err == nil && !c.Bool("overwrite") {
 		return fmt.Errorf("%s already holds a probe; pass --overwrite to replace it", out)
+	}
+	// The reports of `plp eval` on the old probe would describe another head.
+	if err := removeStale(append(evalOutputs(out), filepath.Join(out, "pseudo_labels.safetensors"))...); err != nil {
+		return err
 	}
 	trainE, err := data.ReadEmbeddings(data.StorePath(embeds, dataset, model, "train"))
 	if err != nil {
@@ -104,6 +108,8 @@ func runProbe(c *Context) error {
 	classes := len(classNames)
 	if classes == 0 {
 		classes = maxLabel(trainE.Labels, testE.Labels) + 1
+	} else if m := maxLabel(trainE.Labels, testE.Labels); m >= classes {
+		return fmt.Errorf("the stored labels go up to %d but there are %d class names: pass a --classes file with one name per class", m, classes)
 	}
 	hp := probeHP{Model: model, Dataset: dataset, Embeds: embeds, PseudoLabels: c.Bool("pseudo-labels"),
 		EmbedNorm: c.Bool("embed-norm"), Epochs: c.Int("epochs"), Steps: c.Int("steps"), Batch: c.Int("batch"),
@@ -111,9 +117,11 @@ func runProbe(c *Context) error {
 		Shots: c.Int("shots"), Seed: c.Uint64("seed"), Classes: classes, Version: version}
 	be := tensor.CPU{}
 	labels := trainE.IntLabels()
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	cleanup, err := createdDir(out)
+	if err != nil {
 		return err
 	}
+	defer func() { cleanup(err != nil) }()
 	if hp.PseudoLabels {
 		if c.String("weights") == "" {
 			return fmt.Errorf("--pseudo-labels needs --weights: the CLIP checkpoint whose text tower makes the labels")
@@ -211,8 +219,16 @@ func probeClassNames(file, dataset string) ([]string, error) {
 			return nil, err
 		}
 		var names []string
-		for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		for _, l := range strings.Split(strings.TrimRight(string(b), "\r\n"), "\n") {
 			names = append(names, strings.TrimRight(l, "\r"))
+		}
+		if len(names) == 1 && names[0] == "" {
+			return nil, fmt.Errorf("--classes %s: the file is empty; want one class name per line", file)
+		}
+		// A built-in dataset's labels index its own classes: another count would train a head whose rows
+		// are not the dataset's classes.
+		if builtin, err := data.ClassNames(dataset); err == nil && len(builtin) != len(names) {
+			return nil, fmt.Errorf("--classes %s has %d names but %s has %d classes", file, len(names), dataset, len(builtin))
 		}
 		return names, nil
 	}
