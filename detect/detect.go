@@ -6,8 +6,10 @@ package detect
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"plp/atomicfile"
@@ -44,7 +46,16 @@ type Source struct {
 	ZeroShot bool
 }
 
-// Options selects the sets and methods of a run.
+// Where a feature-space score is computed (the "on" parameter of its records).
+const (
+	OnFeatures    = "features"     // the stored embeddings as they are
+	OnFeaturesStd = "features-std" // standardised with the train split's mean and std (the paper's --embed_norm)
+	OnLogits      = "logits"       // the source's logits
+)
+
+// Options selects the sets and methods of a run. Empty lists of the feature-space choices mean the
+// defaults, which are the records plp has always written: kNN with cos-sim on the features,
+// Mahalanobis with the class covariance on the logits, no max-norm scores.
 type Options struct {
 	Embeds, Model, Dataset string
 	OOD                    []string
@@ -53,14 +64,22 @@ type Options struct {
 	KNN                    []int
 	Out                    string // report folder; "" writes nothing
 	Plots                  bool
+
+	KNNMetrics     []eval.KNNMetric // default cos-sim
+	KNNTemperature float64          // temp-cos-sim's temperature; 0 means eval.DefaultKNNTemperature
+	KNNOn          []string         // OnFeatures, OnFeaturesStd, OnLogits; default OnFeatures
+	MahaOn         []string         // OnLogits, OnFeatures; default OnLogits
+	MahaCov        []eval.MahaCov   // default class
+	MaxNorms       []eval.Norm      // the paper's OOD_cls_max_val on the logits; default none
 }
 
 // Scored is one method's scores on the ID test set and each OOD set.
 type Scored struct {
-	Method string
-	Params map[string]float64
-	ID     []float64
-	OOD    map[string][]float64
+	Method   string
+	Params   map[string]float64
+	Settings map[string]string // named parameters (eval.Record.Settings)
+	ID       []float64
+	OOD      map[string][]float64
 }
 
 // Result is what Run computed.
@@ -109,21 +128,31 @@ func Run(opt Options, src Source) (*Result, error) {
 		}
 		oodE[name] = e
 	}
-	feats := func(e *data.Embeddings) []float32 {
-		if src.EmbedNorm {
-			return e.Normalized(trainE.Mean, trainE.Std)
-		}
-		return e.X
+	if err := opt.defaults(src); err != nil {
+		return nil, err
 	}
+	in := &inputs{opt: opt, src: src, train: trainE, test: testE, ood: oodE}
 	res := &Result{}
 	if src.Logits != nil {
-		if err := res.logitScores(opt, src, trainE, testE, oodE, feats); err != nil {
+		if err := res.logitScores(in); err != nil {
 			return nil, err
+		}
+	}
+	if opt.Maha {
+		for _, on := range opt.MahaOn {
+			if on == OnLogits && src.Logits == nil {
+				continue // embedding-only runs have no logits to fit
+			}
+			if err := res.mahaScores(in, on); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(opt.KNN) > 0 {
-		if err := res.knnScores(opt, trainE, testE, oodE); err != nil {
-			return nil, err
+		for _, on := range opt.KNNOn {
+			if err := res.knnScores(in, on); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, s := range res.Scores {
@@ -132,6 +161,7 @@ func Run(opt Options, src Source) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
+			r.Settings = maps.Clone(s.Settings)
 			res.Records = append(res.Records, r)
 		}
 	}
@@ -143,20 +173,138 @@ func Run(opt Options, src Source) (*Result, error) {
 	return res, nil
 }
 
-func (res *Result) logitScores(opt Options, src Source, trainE, testE *data.Embeddings, oodE map[string]*data.Embeddings, feats func(*data.Embeddings) []float32) error {
-	C := src.Classes
-	testL, err := src.Logits(feats(testE), testE.N, testE.D)
-	if err != nil {
-		return err
+// defaults fills the empty feature-space choices and checks them against the source.
+func (opt *Options) defaults(src Source) error {
+	if len(opt.KNNMetrics) == 0 {
+		opt.KNNMetrics = []eval.KNNMetric{eval.KNNCosSim}
 	}
-	if acc, err := eval.Accuracy(testL, C, testE.Labels); err == nil {
-		res.Accuracy = acc
+	if opt.KNNTemperature == 0 {
+		opt.KNNTemperature = eval.DefaultKNNTemperature
 	}
-	oodL := map[string][]float32{}
-	for name, e := range oodE {
-		if oodL[name], err = src.Logits(feats(e), e.N, e.D); err != nil {
+	if len(opt.KNNOn) == 0 {
+		opt.KNNOn = []string{OnFeatures}
+	}
+	if len(opt.MahaOn) == 0 {
+		opt.MahaOn = []string{OnLogits}
+	}
+	if len(opt.MahaCov) == 0 {
+		opt.MahaCov = []eval.MahaCov{eval.CovClass}
+	}
+	for _, m := range opt.KNNMetrics {
+		if _, err := eval.ParseKNNMetric(string(m)); err != nil {
 			return err
 		}
+	}
+	for _, c := range opt.MahaCov {
+		if _, err := eval.ParseMahaCov(string(c)); err != nil {
+			return err
+		}
+	}
+	for _, n := range opt.MaxNorms {
+		if _, err := eval.MaxNormalized(nil, 1, n); err != nil {
+			return err
+		}
+	}
+	check := func(what string, on []string, allowed ...string) error {
+		for _, o := range on {
+			if !slices.Contains(allowed, o) {
+				return fmt.Errorf("%s on %q: want one of %s", what, o, strings.Join(allowed, ", "))
+			}
+		}
+		return nil
+	}
+	if err := check("kNN", opt.KNNOn, OnFeatures, OnFeaturesStd, OnLogits); err != nil {
+		return err
+	}
+	if len(opt.KNN) > 0 && slices.Contains(opt.KNNOn, OnLogits) && src.Logits == nil {
+		return fmt.Errorf("kNN on logits needs a probe, a classifier or zero-shot logits")
+	}
+	return check("Mahalanobis", opt.MahaOn, OnLogits, OnFeatures)
+}
+
+// inputs are a run's stored embeddings and, computed once when first needed, their logits.
+type inputs struct {
+	opt               Options
+	src               Source
+	train, test       *data.Embeddings
+	ood               map[string]*data.Embeddings
+	trainL, testL     []float32
+	oodL              map[string][]float32
+	haveL, haveTrainL bool
+}
+
+// features returns the rows of e as the source's head reads them (standardised for --embed-norm).
+func (in *inputs) features(e *data.Embeddings) []float32 {
+	if in.src.EmbedNorm {
+		return e.Normalized(in.train.Mean, in.train.Std)
+	}
+	return e.X
+}
+
+// logits computes the test and OOD logits once.
+func (in *inputs) logits() error {
+	if in.haveL {
+		return nil
+	}
+	var err error
+	if in.testL, err = in.src.Logits(in.features(in.test), in.test.N, in.test.D); err != nil {
+		return err
+	}
+	in.oodL = map[string][]float32{}
+	for name, e := range in.ood {
+		if in.oodL[name], err = in.src.Logits(in.features(e), e.N, e.D); err != nil {
+			return err
+		}
+	}
+	in.haveL = true
+	return nil
+}
+
+// trainLogits computes the train split's logits once.
+func (in *inputs) trainLogits() ([]float32, error) {
+	if !in.haveTrainL {
+		l, err := in.src.Logits(in.features(in.train), in.train.N, in.train.D)
+		if err != nil {
+			return nil, err
+		}
+		in.trainL, in.haveTrainL = l, true
+	}
+	return in.trainL, nil
+}
+
+// space returns the train, test and OOD rows of a feature space and their width.
+func (in *inputs) space(on string) (train, test []float32, ood map[string][]float32, dim int, err error) {
+	ood = map[string][]float32{}
+	switch on {
+	case OnLogits:
+		if err := in.logits(); err != nil {
+			return nil, nil, nil, 0, err
+		}
+		if train, err = in.trainLogits(); err != nil {
+			return nil, nil, nil, 0, err
+		}
+		return train, in.testL, in.oodL, in.src.Classes, nil
+	case OnFeaturesStd:
+		for name, e := range in.ood {
+			ood[name] = e.Normalized(in.train.Mean, in.train.Std)
+		}
+		return in.train.Normalized(in.train.Mean, in.train.Std), in.test.Normalized(in.train.Mean, in.train.Std), ood, in.train.D, nil
+	}
+	for name, e := range in.ood {
+		ood[name] = e.X
+	}
+	return in.train.X, in.test.X, ood, in.train.D, nil
+}
+
+func (res *Result) logitScores(in *inputs) error {
+	opt, src := in.opt, in.src
+	C := src.Classes
+	if err := in.logits(); err != nil {
+		return err
+	}
+	testL, oodL := in.testL, in.oodL
+	if acc, err := eval.Accuracy(testL, C, in.test.Labels); err == nil {
+		res.Accuracy = acc
 	}
 	methods := []string{eval.MethodMSP, eval.MethodEnergy, eval.MethodL1Norm, eval.MethodMaxLogit}
 	if src.ZeroShot {
@@ -172,79 +320,116 @@ func (res *Result) logitScores(opt Options, src Source, trainE, testE *data.Embe
 			if t == 0 {
 				params = map[string]float64{}
 			}
-			s := Scored{Method: m, Params: params, OOD: map[string][]float64{}}
 			temp := t
 			if temp == 0 {
 				temp = 1
 			}
-			id, err := eval.ScoreLogits(m, testL, C, temp)
+			s, err := scoreEach(Scored{Method: m, Params: params}, testL, oodL, func(l []float32) ([]float32, error) {
+				return eval.ScoreLogits(m, l, C, temp)
+			})
 			if err != nil {
 				return err
-			}
-			s.ID = widen(id)
-			for name, l := range oodL {
-				o, err := eval.ScoreLogits(m, l, C, temp)
-				if err != nil {
-					return err
-				}
-				s.OOD[name] = widen(o)
 			}
 			res.Scores = append(res.Scores, s)
 		}
 	}
-	if !opt.Maha {
-		return nil
-	}
-	// As logit_evaluation.py: Mahalanobis on the logits, class statistics from the train logits with
-	// the labels the probe was trained on.
-	trainL, err := src.Logits(feats(trainE), trainE.N, trainE.D)
-	if err != nil {
-		return err
-	}
-	labels := trainE.Labels
-	if src.TrainLabels != nil {
-		labels = src.TrainLabels
-	}
-	md, err := eval.FitMahalanobis(trainL, C, labels, C)
-	if err != nil {
-		return err
-	}
-	maha := Scored{Method: eval.MethodMahalanobis, Params: map[string]float64{}, OOD: map[string][]float64{}}
-	rel := Scored{Method: eval.MethodMahalanobisRelative, Params: map[string]float64{}, OOD: map[string][]float64{}}
-	if maha.ID, rel.ID, err = md.Scores(testL); err != nil {
-		return err
-	}
-	for name, l := range oodL {
-		if maha.OOD[name], rel.OOD[name], err = md.Scores(l); err != nil {
+	for _, norm := range opt.MaxNorms {
+		s, err := scoreEach(Scored{Method: eval.MethodMax, Params: map[string]float64{}, Settings: map[string]string{"norm": string(norm)}},
+			testL, oodL, func(l []float32) ([]float32, error) { return eval.MaxNormalized(l, C, norm) })
+		if err != nil {
 			return err
 		}
+		res.Scores = append(res.Scores, s)
 	}
-	res.Scores = append(res.Scores, maha, rel)
 	return nil
 }
 
-// knnScores uses the stored embeddings themselves (cosine similarity), independent of any head.
-func (res *Result) knnScores(opt Options, trainE, testE *data.Embeddings, oodE map[string]*data.Embeddings) error {
-	knn, err := eval.NewKNN(trainE.X, trainE.D)
+// scoreEach applies score to the ID rows and to every OOD set's rows.
+func scoreEach(s Scored, id []float32, ood map[string][]float32, score func([]float32) ([]float32, error)) (Scored, error) {
+	v, err := score(id)
+	if err != nil {
+		return s, err
+	}
+	s.ID, s.OOD = widen(v), map[string][]float64{}
+	for name, x := range ood {
+		if v, err = score(x); err != nil {
+			return s, err
+		}
+		s.OOD[name] = widen(v)
+	}
+	return s, nil
+}
+
+// mahaScores fits MahaDist on the train split in one space and scores Mahalanobis and relative
+// Mahalanobis with each chosen covariance. As logit_evaluation.py, the class statistics use the labels
+// the source was trained on (a PLP probe's pseudo-labels), else the stored labels.
+func (res *Result) mahaScores(in *inputs, on string) error {
+	train, test, ood, dim, err := in.space(on)
 	if err != nil {
 		return err
 	}
-	id, err := knn.Scores(testE.X, opt.KNN)
-	if err != nil {
-		return err
+	labels := in.train.Labels
+	if in.src.TrainLabels != nil {
+		labels = in.src.TrainLabels
 	}
-	ood := map[string][][]float32{}
-	for name, e := range oodE {
-		if ood[name], err = knn.Scores(e.X, opt.KNN); err != nil {
+	classes := 0 // any label, for features without a source
+	if in.src.Logits != nil {
+		classes = in.src.Classes
+	}
+	md, err := eval.FitMahalanobis(train, dim, labels, classes)
+	if err != nil {
+		return fmt.Errorf("Mahalanobis on %s: %w", on, err)
+	}
+	for _, cov := range in.opt.MahaCov {
+		settings := map[string]string{"on": on, "cov": string(cov)}
+		maha := Scored{Method: eval.MethodMahalanobis, Params: map[string]float64{}, Settings: settings, OOD: map[string][]float64{}}
+		rel := Scored{Method: eval.MethodMahalanobisRelative, Params: map[string]float64{}, Settings: maps.Clone(settings), OOD: map[string][]float64{}}
+		if maha.ID, rel.ID, err = md.ScoresCov(test, cov); err != nil {
 			return err
 		}
-	}
-	for i, k := range opt.KNN {
-		s := Scored{Method: eval.MethodKNN, Params: map[string]float64{"k": float64(k)}, ID: widen(id[i]), OOD: map[string][]float64{}}
-		for name := range oodE {
-			s.OOD[name] = widen(ood[name][i])
+		for name, x := range ood {
+			if maha.OOD[name], rel.OOD[name], err = md.ScoresCov(x, cov); err != nil {
+				return err
+			}
 		}
-		res.Scores = append(res.Scores, s)
+		res.Scores = append(res.Scores, maha, rel)
+	}
+	return nil
+}
+
+// knnScores scores every k and metric in one space, independent of any head unless on logits.
+func (res *Result) knnScores(in *inputs, on string) error {
+	train, test, ood, dim, err := in.space(on)
+	if err != nil {
+		return err
+	}
+	for _, metric := range in.opt.KNNMetrics {
+		knn, err := eval.NewKNNMetric(train, dim, metric, in.opt.KNNTemperature)
+		if err != nil {
+			return err
+		}
+		id, err := knn.Scores(test, in.opt.KNN)
+		if err != nil {
+			return err
+		}
+		oodS := map[string][][]float32{}
+		for name, x := range ood {
+			if oodS[name], err = knn.Scores(x, in.opt.KNN); err != nil {
+				return err
+			}
+		}
+		for i, k := range in.opt.KNN {
+			params := map[string]float64{"k": float64(k)}
+			if metric == eval.KNNTempCosSim {
+				params["temperature"] = in.opt.KNNTemperature
+			}
+			s := Scored{Method: eval.MethodKNN, Params: params, Settings: map[string]string{"metric": string(metric), "on": on},
+				ID: widen(id[i]), OOD: map[string][]float64{}}
+			for name := range ood {
+				s.OOD[name] = widen(oodS[name][i])
+			}
+			res.Scores = append(res.Scores, s)
+		}
 	}
 	return nil
 }
@@ -282,8 +467,8 @@ func (res *Result) write(opt Options) error {
 		return err
 	}
 	for _, s := range res.Scores {
-		label := fileLabel(eval.Label(s.Method, s.Params))
-		title := fmt.Sprintf("%s: %s", opt.Dataset, eval.Label(s.Method, s.Params))
+		label := fileLabel(eval.LabelWith(s.Method, s.Params, s.Settings))
+		title := fmt.Sprintf("%s: %s", opt.Dataset, eval.LabelWith(s.Method, s.Params, s.Settings))
 		if err := eval.PlotROC(filepath.Join(dir, "roc_"+label), title, s.ID, s.OOD); err != nil {
 			return err
 		}

@@ -85,6 +85,9 @@ const (
 	NormNone    Norm = "none"    // raw logits: the max-logit score
 )
 
+// MethodMax is the Record method of MaxNormalized; its record names the norm ({"norm": "l2"}).
+const MethodMax = "max"
+
 // MaxLogit is the largest logit of each row.
 func MaxLogit(logits []float32, classes int) ([]float32, error) {
 	return MaxNormalized(logits, classes, NormNone)
