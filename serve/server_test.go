@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -10,14 +11,20 @@ import (
 	"io"
 	"math"
 	"mime/multipart"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
 	"plp/data"
+	"plp/detect"
+	"plp/eval"
+	"plp/tensor"
+	"plp/train"
 	"plp/weights"
+	"plp/zoo"
 )
 
 // scoreTol is the agreement asked of the server with `plp embed` + `plp eval`: 1e-5 absolute, relative
@@ -462,12 +469,56 @@ func TestMetricsFormat(t *testing.T) {
 	}
 }
 
-// sortedKeys is for stable messages.
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
+// TestZeroShotMatchesEval serves CLIP's zero-shot head (--zeroshot) and compares its msp with plp eval's
+// pseudo_msp on the same store.
+func TestZeroShotMatchesEval(t *testing.T) {
+	w := testWorld(t)
+	l, err := Load(Setup{ZeroShot: true, Model: tinyManifest, Weights: tinyWeights, Dataset: "CIFAR10", Embeds: w.embeds,
+		Detector: DetectorConfig{Methods: []string{"pseudo_msp", "energy"}}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(k)
-	return k
+	m, err := zoo.Load(tinyManifest, tinyWeights, tensor.CPU{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := data.ClassNames("CIFAR10")
+	lab, E, err := train.LabelEmbeddings(m, names, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := detect.Run(detect.Options{Embeds: w.embeds, Model: tinyManifest, Dataset: "CIFAR10", OOD: []string{"CIFAR100"}},
+		detect.Source{Classes: len(names), ZeroShot: true, Logits: func(x []float32, n, d int) ([]float32, error) {
+			return train.ZeroShotLogits(m, x, d, lab, E)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := map[string][]float64{}
+	for _, s := range res.Scores {
+		ref[s.Method] = s.ID
+	}
+	s, err := New(l.Encoder, l.Transform, l.Detector, Options{Logger: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	defer func() { hs.Close(); s.Close() }()
+	if err := s.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, img := range w.png["CIFAR10"] {
+		code, a, _ := post(t, hs.Client(), hs.URL+"/v1/score", "image/png", img)
+		if code != 200 {
+			t.Fatalf("[%d]: %d %+v", i, code, a)
+		}
+		for method, want := range map[string]float64{"msp": ref[eval.MethodPseudoMSP][i], "energy": ref[eval.MethodEnergy][i]} {
+			if got := a.Results[0].Scores[method].Score; math.Abs(got-want) > scoreTol(want) {
+				t.Errorf("[%d] zero-shot %s = %.9g, plp eval %.9g", i, method, got, want)
+			}
+		}
+		if top := a.Results[0].Top[0]; top.Class != names[top.Index] {
+			t.Errorf("[%d] top class %+v: name of index %d is %s", i, top, top.Index, names[top.Index])
+		}
+	}
 }
