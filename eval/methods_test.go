@@ -1,0 +1,144 @@
+package eval
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// openoodReference is testdata/openood.json: per method its parameters and the AUROC/FPR95 (percent)
+// of reference outputs of OpenOOD's postprocessors on inputs.safetensors.
+type openoodReference struct {
+	Methods map[string]struct {
+		Params map[string]any             `json:"params"`
+		Sets   map[string]referenceMetric `json:"-"`
+		Near   referenceMetric            `json:"near"`
+		Far    referenceMetric            `json:"far"`
+	} `json:"methods"`
+}
+
+func loadOpenOOD(t *testing.T) openoodReference {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "openood.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r openoodReference
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// fixtureFit returns the training split of inputs.safetensors with the head.
+func fixtureFit(t *testing.T) (*FitData, *tensorFile) {
+	in := openTensors(t, "inputs.safetensors")
+	return &FitData{Dim: 48, Classes: classes, Features: in.f32("train_x"), Logits: in.f32("train_logits"),
+		Labels: in.i64("train_y"), Weight: in.f32("W"), Bias: in.f32("b")}, in
+}
+
+// TestOpenOODMethods fits every method with OpenOOD's parameters on the fixture's train split and
+// checks its scores on the ID test, near and far sets against OpenOOD's to 1e-5 relative, and the
+// AUROC and FPR95 computed from them against OpenOOD's to 1e-3 (percent).
+func TestOpenOODMethods(t *testing.T) {
+	ref := loadOpenOOD(t)
+	want := openTensors(t, "openood_scores.safetensors")
+	fit, in := fixtureFit(t)
+	batch := func(set string) Batch {
+		return Batch{Features: in.f32(set + "_x"), Logits: in.f32(set + "_logits")}
+	}
+	// Scores that are the difference of two larger terms are compared relative to the larger term:
+	// ViM's energy and virtual logit, and rmds's class and background distances (OpenOOD computes both
+	// in float32, so its own rounding is 1e-7 of the terms).
+	energy := func(set string, i int) float64 {
+		return math.Abs(logSumExp(batch(set).Logits[i*classes : (i+1)*classes]))
+	}
+	mdsScore := map[string][]float64{"test": want.f64("mds/id"), "near": want.f64("mds/near"), "far": want.f64("mds/far")}
+	distance := func(set string, i int) float64 { return math.Abs(mdsScore[set][i]) }
+	tests := []struct {
+		name  string
+		scale func(set string, i int) float64 // magnitude of the terms; nil: the score itself
+	}{
+		{"gen", nil}, {"klm", nil}, {"vim", energy}, {"react", nil}, {"ash", nil}, {"scale", nil}, {"dice", nil},
+		{"fdbd", nil}, {"knn_kth", nil}, {"nnguide", nil}, {"mds", nil}, {"rmds", distance}, {"she", nil},
+	}
+	if len(tests) != len(ref.Methods) {
+		t.Errorf("testing %d methods, the reference has %d", len(tests), len(ref.Methods))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, ok := ref.Methods[tt.name]
+			if !ok {
+				t.Fatalf("no reference for %s", tt.name)
+			}
+			values := map[string]string{}
+			for k, v := range r.Params {
+				switch v := v.(type) {
+				case float64:
+					values[k] = strconv.FormatFloat(v, 'g', -1, 64)
+				case bool:
+					values[k] = strconv.FormatBool(v)
+				case string:
+					values[k] = v
+				}
+			}
+			m, err := LookupMethod(tt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := m.NewSetting(values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			det, err := s.Fit(fit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scores := map[string][]float64{}
+			for _, set := range []string{"test", "near", "far"} {
+				key := set
+				if set == "test" {
+					key = "id"
+				}
+				got, err := det.Score(batch(set))
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := want.f64(tt.name + "/" + key)
+				if len(got) != len(w) {
+					t.Fatalf("%s: %d scores, want %d", set, len(got), len(w))
+				}
+				worst := 0.0
+				for i := range got {
+					scale := math.Abs(w[i])
+					if tt.scale != nil {
+						scale += tt.scale(set, i)
+					}
+					e := math.Abs(got[i]-w[i]) / scale
+					worst = max(worst, e)
+					if e > 1e-5 {
+						t.Errorf("%s[%d] = %.9g, want %.9g (relative error %.2g)", set, i, got[i], w[i], e)
+					}
+				}
+				t.Logf("%s/%s: largest relative error %.3g", tt.name, key, worst)
+				scores[key] = got
+			}
+			for set, wm := range map[string]referenceMetric{"near": r.Near, "far": r.Far} {
+				auroc, err := AUROC(scores["id"], scores[set])
+				if err != nil {
+					t.Fatal(err)
+				}
+				fpr, err := FPR95(scores["id"], scores[set])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Abs(100*auroc-wm.AUROC) > 1e-3 || math.Abs(100*fpr-wm.FPR95) > 1e-3 {
+					t.Errorf("%s: AUROC %.6f FPR95 %.6f, want %.6f %.6f", set, 100*auroc, 100*fpr, wm.AUROC, wm.FPR95)
+				}
+			}
+		})
+	}
+}
