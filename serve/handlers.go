@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,8 +17,11 @@ import (
 	"plp/weights"
 )
 
-//go:embed web/index.html
+//go:embed web/index.html openapi.yaml
 var webFiles embed.FS
+
+// paths are the server's routes, which openapi.yaml documents.
+var paths = []string{"/", "/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/info", "/v1/score", "/v1/embed"}
 
 // result is one image's entry in a /v1/score or /v1/embed answer: a prediction (or an embedding), or an
 // error.
@@ -51,6 +55,14 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.HandleFunc("/metrics", s.handleMetrics)
+	mux.HandleFunc("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		if !s.only(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		b, _ := webFiles.ReadFile("openapi.yaml")
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(b)
+	})
 	mux.HandleFunc("/v1/info", s.handleInfo)
 	mux.HandleFunc("/v1/score", func(w http.ResponseWriter, r *http.Request) { s.handleImages(w, r, false) })
 	mux.HandleFunc("/v1/embed", func(w http.ResponseWriter, r *http.Request) { s.handleImages(w, r, true) })
@@ -81,8 +93,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 
 // handlerName bounds the label values of the request metrics.
 func handlerName(path string) string {
-	switch path {
-	case "/", "/healthz", "/readyz", "/metrics", "/v1/info", "/v1/score", "/v1/embed":
+	if slices.Contains(paths, path) {
 		return path
 	}
 	return "other"

@@ -522,3 +522,30 @@ func TestZeroShotMatchesEval(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIDocumentsRoutes checks that openapi.yaml, served at /openapi.yaml, has every route.
+func TestOpenAPIDocumentsRoutes(t *testing.T) {
+	_, hs := newTestServer(t, Options{}, "msp")
+	resp, err := hs.Client().Get(hs.URL + "/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "openapi: 3.") {
+		t.Fatalf("GET /openapi.yaml: %d %.40q", resp.StatusCode, b)
+	}
+	for _, p := range paths {
+		if !strings.Contains(string(b), "\n  "+p+":\n") {
+			t.Errorf("openapi.yaml does not document %s", p)
+		}
+		resp, err := hs.Client().Get(hs.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			t.Errorf("GET %s: 404", p)
+		}
+	}
+}
