@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
@@ -27,7 +28,9 @@ func init() {
 				"(standardised first when the probe was trained with --embed-norm), as the paper's logit_evaluation.py.\n" +
 				"With --zeroshot, logits are CLIP's cosine similarities to the prompt-ensemble label embeddings of\n" +
 				"--model/--weights, and MSP on them is the pseudo-MSP baseline. --maha scores Mahalanobis distances of the\n" +
-				"logits; --knn scores the embeddings by cosine k-NN. Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/.",
+				"logits (--maha-on, --maha-cov choose others); --knn scores the embeddings by k-NN (--knn-metric, --knn-on).\n" +
+				"Every record of ood_metrics.json names its parameters, e.g. knn {\"k\": 10, \"metric\": \"l2\", \"on\": \"logits\"}.\n" +
+				"Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/.",
 			Flags: []cli.Flag{
 				deviceFlag(),
 				&cli.StringFlag{Name: "probe", Usage: "probe `DIR` (head.safetensors + hp.json)"},
@@ -39,7 +42,18 @@ func init() {
 				&cli.StringSliceFlag{Name: "ood", Usage: "OOD sets in the store (default: the paper's for the ID set)"},
 				&cli.FloatSliceFlag{Name: "temperatures", Validator: each(positive), Value: []float64{1}, Usage: "temperatures for MSP and energy"},
 				&cli.BoolFlag{Name: "maha", Usage: "Mahalanobis and relative Mahalanobis on the logits (default: on unless the ID set is IN1K, as the paper)"},
-				&cli.IntSliceFlag{Name: "knn", Validator: each(atLeast(1)), Usage: "k values for cosine k-NN scores on the embeddings, e.g. 1,10"},
+				&cli.IntSliceFlag{Name: "knn", Validator: each(atLeast(1)), Usage: "k values for k-NN scores (the mean similarity of the k nearest train samples), e.g. 1,10"},
+				&cli.StringSliceFlag{Name: "knn-metric", Value: []string{"cos-sim"}, Validator: each(oneOf(knnMetricNames()...)),
+					Usage: "k-NN similarities, a comma list of cos-sim (exp of the cosine, as the paper), temp-cos-sim (exp(cos/T)), l1, l2, norm-l1, norm-l2 (negated distances, norm- after normalising rows)"},
+				&cli.FloatFlag{Name: "knn-temperature", Value: eval.DefaultKNNTemperature, Validator: positive, Usage: "temperature T of temp-cos-sim (the paper's eval default)"},
+				&cli.StringSliceFlag{Name: "knn-on", Value: []string{detect.OnFeatures}, Validator: each(oneOf(detect.OnFeatures, detect.OnFeaturesStd, detect.OnLogits)),
+					Usage: "where k-NN looks: features (the stored embeddings), features-std (standardised with the train mean/std, the paper's --embed_norm), logits"},
+				&cli.StringSliceFlag{Name: "maha-on", Value: []string{detect.OnLogits}, Validator: each(oneOf(detect.OnLogits, detect.OnFeatures)),
+					Usage: "where Mahalanobis is fitted: logits (logit_evaluation.py), features (the stored embeddings)"},
+				&cli.StringSliceFlag{Name: "maha-cov", Value: []string{string(eval.CovClass)}, Validator: each(oneOf(string(eval.CovClass), string(eval.CovGlobal))),
+					Usage: "Mahalanobis covariance: class (mean of the class covariances) or global (of all train samples, the paper's std_all)"},
+				&cli.StringSliceFlag{Name: "max-norm", Validator: each(oneOf(string(eval.NormSoftmax), string(eval.NormL2), string(eval.NormL1), string(eval.NormNone))),
+					Usage: "also score the row maximum of the logits after softmax, l2, l1 or no normalisation (the paper's OOD_cls_max_val), a comma list"},
 				&cli.StringSliceFlag{Name: "prompts", Usage: "prompt templates for --zeroshot (default: the paper's five)"},
 				&cli.StringFlag{Name: "classes", Usage: "class-name `FILE` for --zeroshot on datasets without built-in names"},
 				&cli.StringFlag{Name: "out", Usage: "report `DIR` (default: the probe folder)"},
@@ -121,6 +135,17 @@ func runEval(c *Context) error {
 	if opt.Dataset == "" || opt.Model == "" {
 		return fmt.Errorf("--dataset and --model are needed without --probe")
 	}
+	for _, m := range c.StringSlice("knn-metric") {
+		opt.KNNMetrics = append(opt.KNNMetrics, eval.KNNMetric(m))
+	}
+	opt.KNNTemperature = c.Float("knn-temperature")
+	opt.KNNOn, opt.MahaOn = c.StringSlice("knn-on"), c.StringSlice("maha-on")
+	for _, v := range c.StringSlice("maha-cov") {
+		opt.MahaCov = append(opt.MahaCov, eval.MahaCov(v))
+	}
+	for _, v := range c.StringSlice("max-norm") {
+		opt.MaxNorms = append(opt.MaxNorms, eval.Norm(v))
+	}
 	opt.Maha = opt.Dataset != "IN1K"
 	if c.IsSet("maha") {
 		opt.Maha = c.Bool("maha")
@@ -159,7 +184,7 @@ func printSummary(w io.Writer, recs []eval.Record) {
 	var methods, sets []string
 	cell := map[[2]string]eval.Record{}
 	for _, r := range recs {
-		m := eval.Label(r.Method, r.Params)
+		m := r.Label()
 		if !slices.Contains(methods, m) {
 			methods = append(methods, m)
 		}
@@ -240,4 +265,23 @@ func readPseudoLabels(path string) ([]int64, error) {
 		return nil, err
 	}
 	return t.Int64()
+}
+
+// knnMetricNames lists the --knn-metric values.
+func knnMetricNames() []string {
+	var out []string
+	for _, m := range eval.KNNMetrics() {
+		out = append(out, string(m))
+	}
+	return out
+}
+
+// oneOf accepts the given names only.
+func oneOf(names ...string) func(string) error {
+	return func(v string) error {
+		if !slices.Contains(names, v) {
+			return fmt.Errorf("want one of %s, got %q", strings.Join(names, ", "), v)
+		}
+		return nil
+	}
 }

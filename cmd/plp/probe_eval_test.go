@@ -104,7 +104,7 @@ func TestProbeThenEval(t *testing.T) {
 			t.Fatalf("%d records of %s, want %d (all: %v)", seen[m], m, n, seen)
 		}
 	}
-	for _, f := range []string{"ood_metrics.csv", "ood_metrics.md", "plots/roc_msp_temperature-1.png", "plots/hist_knn_k-10_CIFAR100.svg"} {
+	for _, f := range []string{"ood_metrics.csv", "ood_metrics.md", "plots/roc_msp_temperature-1.png", "plots/hist_knn_k-10_metric-cos-sim_on-features_CIFAR100.svg"} {
 		if st, err := os.Stat(filepath.Join(probe, f)); err != nil || st.Size() == 0 {
 			t.Fatalf("%s missing or empty: %v", f, err)
 		}
