@@ -136,8 +136,8 @@ func (r Record) finite() error {
 }
 
 // WriteCSV writes one row per record with the header id,ood,method,params,auroc,fpr95,aupr_in,aupr_out;
-// params is "key=value" pairs (numeric and named parameters) joined by ';' (keys sorted), metrics in percent rounded to two decimals as
-// the paper's ood_metrics.csv (ood_metrics.json keeps full precision).
+// params is "key=value" pairs (numeric and named parameters) joined by ';' (keys sorted), metrics in
+// percent rounded to two decimals as the paper's ood_metrics.csv (ood_metrics.json keeps full precision).
 func WriteCSV(w io.Writer, records []Record) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write([]string{"id", "ood", "method", "params", "auroc", "fpr95", "aupr_in", "aupr_out"}); err != nil {
