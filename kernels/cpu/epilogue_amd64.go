@@ -47,3 +47,8 @@ func epilogueAVX512(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int) {
 		epilogueNoneAVX512(cp, ldc, m, n, rb, cb, ad, ep.LdAdd)
 	}
 }
+
+// epilogueAVX2 applies ep row by row with the AVX2 activations.
+func epilogueAVX2(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int) {
+	epilogueRows(ep, i0, m, j0, n, c, ldc, geluAVX2, quickGeluAVX2)
+}

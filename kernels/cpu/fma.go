@@ -14,8 +14,8 @@ import "math"
 func fma32(a, b, c float32) float32 {
 	p := float64(a) * float64(b)
 	s := p + float64(c)
-	// A float32 tie in float64 has its 28 low mantissa bits zero (more below the normal range).
-	if math.Float64bits(s)&(1<<28-1) != 0 {
+	// In the normal range a float32 tie has the 29 mantissa bits that float32 drops set to 100…0.
+	if math.Float64bits(s)&(1<<29-1) != 1<<28 && (s >= 0x1p-126 || s <= -0x1p-126) {
 		return float32(s)
 	}
 	return float32(fixTie(p, float64(c), s))

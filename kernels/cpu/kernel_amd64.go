@@ -79,7 +79,7 @@ func packColsAVX512(dst, src []float32, ld, cols, kc, w int) {
 
 var avx2Kernel = &microKernel{
 	name: "avx2+fma", mr: 6, nr: 16, mc: 6 * 16, kc: 256, nc: 512,
-	fn: sgemmKernel6x16AVX2, epilogue: epilogueGo,
+	fn: sgemmKernel6x16AVX2, epilogue: epilogueAVX2,
 }
 
 // cpuKernelSets returns the AVX-512 and AVX2+FMA sets where the CPU has them.
@@ -103,4 +103,6 @@ var avx512Set = &kernelSet{
 
 var avx2Set = &kernelSet{
 	name: "avx2", gemm: avx2Kernel,
+	dot: dotAVX2, axpy: axpyAVX2, scale: scaleAVX2, sum: sumAVX2,
+	expSub: expSubAVX2, gelu: geluAVX2, quickGelu: quickGeluAVX2,
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// BenchmarkVector times each vector kernel against its Go twin on row
+// BenchmarkVector times each vector kernel of every kernel set on row
 // lengths of ViT attention (197) and width (768, 3072).
 func BenchmarkVector(b *testing.B) {
 	for _, n := range []int{197, 768, 3072} {
@@ -28,10 +28,7 @@ func BenchmarkVector(b *testing.B) {
 			bench("MaxVal", func() { im.maxVal(x) })
 			bench("ExpSub", func() { im.expSub(dst, x, 1) })
 		}
-		for _, im := range []struct {
-			name            string
-			gelu, quickGelu func(dst, x []float32)
-		}{{"dispatch", Gelu, QuickGelu}, {"go", geluGo, quickGeluGo}} {
+		for _, im := range supportedSets() {
 			b.Run(fmt.Sprintf("Gelu/%s/%d", im.name, n), func(b *testing.B) {
 				b.SetBytes(int64(4 * n))
 				for i := 0; i < b.N; i++ {
