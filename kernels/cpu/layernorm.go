@@ -33,7 +33,7 @@ func layerNormGo(dst, x, w, b []float32, eps float32) {
 	variance := laneSum(x, mean, true) / n
 	inv := 1 / float32(math.Sqrt(float64(variance+eps)))
 	for i, v := range x {
-		t := (v - mean) * inv
+		t := float32((v - mean) * inv) // rounded, never fused with the shift below
 		switch {
 		case w != nil && b != nil:
 			t = fma32(t, w[i], b[i])

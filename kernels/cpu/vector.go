@@ -193,7 +193,9 @@ func expf(t float32) float32 {
 	}
 	// Adding 1.5·2²³ rounds to an integer, to nearest even, which the low
 	// bits of z then hold.
-	z := t*log2e + roundShift
+	// The conversion rounds the product, as the vector code does, where a compiler that fuses (arm64,
+	// GOAMD64=v3) would otherwise fuse it into the sum.
+	z := float32(t*log2e) + roundShift
 	n := z - roundShift
 	r := t - n*ln2Hi // exact: ln2Hi has few bits
 	r = fma32(-n, ln2Lo, r)
@@ -256,7 +258,7 @@ func geluGo(dst, x []float32) {
 		for j := 8; j >= 0; j-- {
 			p = fma32(p, t, erfcCoeffs[j])
 		}
-		r := t * expf(fma32(-z, z, p))
+		r := float32(t * expf(fma32(-z, z, p))) // rounded, unfused with the step below
 		if u < 0 {
 			r = 2 - r
 		}
