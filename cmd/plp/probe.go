@@ -41,8 +41,9 @@ func init() {
 				&cli.StringFlag{Name: "classes", Usage: "class-name `FILE`, one per line (default: built in for CIFAR10/100 and IN1K)"},
 				&cli.IntFlag{Name: "epochs", Validator: atLeast(1), Value: 100, Usage: "training epochs (ignored when --steps is set)"},
 				&cli.IntFlag{Name: "steps", Validator: atLeast(0), Usage: "training steps (overrides --epochs)"},
-				&cli.IntFlag{Name: "batch", Validator: atLeast(1), Value: 8192, Usage: "mini-batch size"},
-				&cli.FloatFlag{Name: "lr", Validator: positive, Value: 1e-3, Usage: "base learning rate (cosine schedule, 10% warm-up)"},
+				&cli.IntFlag{Name: "batch", Validator: atLeast(0), Usage: "mini-batch size (default 0: the paper's run_plp.sh, 8192 for IN1K and 256 for every other dataset)"},
+				&cli.FloatFlag{Name: "lr", Validator: positive, Value: 1e-3, Usage: "peak learning rate of the cosine schedule with 10% warm-up, not scaled by the batch size: " +
+					"linear_probing.py builds its optimizer with lr × batch/256, but its schedule sets every step's lr to the unscaled value, so this is the lr the paper trains with"},
 				&cli.FloatFlag{Name: "wd", Validator: nonNegative, Value: 1e-3, Usage: "weight decay"},
 				&cli.StringFlag{Name: "optimizer", Value: "adam", Usage: "adam, adamw or sgd"},
 				&cli.BoolFlag{Name: "embed-norm", Value: true, Usage: "standardise embeddings with the train mean/std first (--embed-norm=false to disable)"},
@@ -112,7 +113,7 @@ func runProbe(c *Context) (err error) {
 		return fmt.Errorf("the stored labels go up to %d but there are %d class names: pass a --classes file with one name per class", m, classes)
 	}
 	hp := probeHP{Model: model, Dataset: dataset, Embeds: embeds, PseudoLabels: c.Bool("pseudo-labels"),
-		EmbedNorm: c.Bool("embed-norm"), Epochs: c.Int("epochs"), Steps: c.Int("steps"), Batch: c.Int("batch"),
+		EmbedNorm: c.Bool("embed-norm"), Epochs: c.Int("epochs"), Steps: c.Int("steps"), Batch: probeBatch(c.Int("batch"), c.String("dataset")),
 		LR: c.Float("lr"), WD: c.Float("wd"), Optimizer: strings.ToLower(c.String("optimizer")),
 		Shots: c.Int("shots"), Seed: c.Uint64("seed"), Classes: classes, Version: version}
 	be := tensor.CPU{}
@@ -277,4 +278,16 @@ func fewShot(x []float32, labels []int, d, classes, shots int, seed uint64) ([]f
 		}
 	}
 	return xs, ys, len(ys), nil
+}
+
+// probeBatch is the --batch default of the paper's run_plp.sh: 8192 for ImageNet, 256 (linear_probing.py's
+// own default) for the CIFAR sets and any other dataset.
+func probeBatch(batch int, dataset string) int {
+	if batch > 0 {
+		return batch
+	}
+	if dataset == "IN1K" {
+		return 8192
+	}
+	return 256
 }
