@@ -7,19 +7,29 @@ import (
 	"path/filepath"
 )
 
-// Resolve returns the spec for a registry name, or builds one from a configuration file: open_clip's
-// open_clip_config.json (model_cfg + preprocess_cfg), an open_clip model config (embed_dim, vision_cfg,
-// text_cfg) or a fixture manifest (family + constructor).
+// Resolve returns the spec for a registry name or one of the libraries' own spellings of it (open_clip's
+// "ViT-B-16/openai", timm's "vit_base_patch16_224"; see Aliases), or builds one from a configuration file:
+// open_clip's open_clip_config.json (model_cfg + preprocess_cfg), an open_clip model config (embed_dim,
+// vision_cfg, text_cfg) or a fixture manifest (family + constructor). An unknown name is answered with
+// the closest registered names; a missing file that looks like a path (.json, ./, /) as a missing file.
 func Resolve(nameOrPath string) (*Spec, error) {
 	if s, ok := Lookup(nameOrPath); ok {
 		return s, nil
 	}
+	if fi, err := os.Stat(nameOrPath); err != nil || fi.IsDir() {
+		if s, ok, err := lookupAlias(nameOrPath); ok || err != nil {
+			return s, err
+		}
+	}
 	b, err := os.ReadFile(nameOrPath)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("zoo: %q is neither a registered model nor a config file (registered: %v)", nameOrPath, Names())
+		if !os.IsNotExist(err) {
+			return nil, fmt.Errorf("zoo: %w", err)
 		}
-		return nil, fmt.Errorf("zoo: %w", err)
+		if looksLikePath(nameOrPath) {
+			return nil, fmt.Errorf("zoo: config file %s: no such file", nameOrPath)
+		}
+		return nil, unknownModel(nameOrPath)
 	}
 	return ParseConfigFile(filepath.Base(nameOrPath), b)
 }

@@ -146,8 +146,82 @@ func TestResolveErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Resolve("openclip_ViT-X-99/openai"); err == nil || !strings.Contains(err.Error(), "neither a registered model") {
-		t.Fatalf("unknown name: %v", err)
+	for _, tc := range []struct{ name, want string }{
+		// A misspelt name gets the closest registered names, not the whole list.
+		{"openclip_ViT-B16/openai", `unknown model "openclip_ViT-B16/openai"; did you mean openclip_ViT-B-16/openai?`},
+		{"ViT-B16/openai", "did you mean openclip_ViT-B-16/openai?"},
+		{"timm_vit_base_patch16", "did you mean timm_vit_base_patch16_224?"},
+		{"openclip_ViT-X-99/openai", "did you mean one of"},
+		{"something_else_entirely", `unknown model "something_else_entirely": not a registered name (plp models lists them) nor a config file`},
+		// A path to a file that is not there is a missing file.
+		{"configs/open_clip_config.json", "config file configs/open_clip_config.json: no such file"},
+		{"model.json", "config file model.json: no such file"},
+		{"./ViT-B-16", "config file ./ViT-B-16: no such file"},
+		// A spelling of two registered models is refused with both.
+		{"vit_large_patch16_224", `"vit_large_patch16_224" is ambiguous: it may mean timm_vit_large_patch16_224 or timm_vit_large_patch16_224_in21k`},
+	} {
+		_, err := Resolve(tc.name)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Resolve(%q): %v, want an error containing %q", tc.name, err, tc.want)
+		}
+		if err != nil && strings.Count(err.Error(), "openclip_") > 3 {
+			t.Errorf("Resolve(%q) lists too many names: %v", tc.name, err)
+		}
+	}
+}
+
+// TestAliases resolves every registered model's open_clip or timm spelling back to it.
+func TestAliases(t *testing.T) {
+	for _, tc := range []struct{ alias, name string }{
+		{"ViT-B-16/openai", "openclip_ViT-B-16/openai"},
+		{"ViT-B-16/laion2b", "openclip_ViT-B-16/laion2b"},
+		{"ViT-B-16/laion2b_s34b_b88k", "openclip_ViT-B-16/laion2b"},
+		{"RN50/openai", "openclip_RN50/openai"},
+		{"convnext_base_w/laion2b_s13b_b82k", "openclip_convnext_base_w/laion2b"},
+		{"vit_base_patch16_224", "timm_vit_base_patch16_224"},
+		{"vit_base_patch16_224.augreg2_in21k_ft_in1k", "timm_vit_base_patch16_224"},
+		{"timm/vit_large_patch16_224.augreg_in21k", "timm_vit_large_patch16_224_in21k"},
+		{"convnext_base_in22k", "timm_convnext_base_in22k"},
+		{"resnet50", "timm_resnet50"},
+	} {
+		s, err := Resolve(tc.alias)
+		if err != nil || s.Name != tc.name {
+			t.Errorf("Resolve(%q) = %v, %v; want %s", tc.alias, s, err, tc.name)
+		}
+	}
+	seen := map[string]string{}
+	for _, name := range Names() {
+		as := Aliases(name)
+		s := registry[name]
+		if _, clip := s.Config.(*OpenCLIPConfig); clip && len(as) < 1 || s.Family() == "timm" && len(as) < 2 {
+			t.Errorf("%s: aliases %v, want open_clip's or timm's spellings", name, as)
+		}
+		for _, a := range as {
+			if other, dup := seen[a]; dup {
+				t.Errorf("alias %q of both %s and %s", a, other, name)
+			}
+			seen[a] = name
+			got, err := Resolve(a)
+			if err != nil || got.Name != name || got.Arch != s.Arch || got.Config.EmbedDim() != s.Config.EmbedDim() {
+				t.Errorf("Resolve(%q) = %v, %v; want %s", a, got, err, name)
+			}
+			if _, registered := Lookup(a); registered {
+				t.Errorf("alias %q is itself a registered name", a)
+			}
+		}
+	}
+	// The self-supervised releases keep their own names only.
+	if as := Aliases("mae_vit_base"); len(as) != 0 {
+		t.Errorf("mae_vit_base aliases %v", as)
+	}
+	// A file of an alias's name is a file, not the alias.
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile("resnet50", []byte(`{"foo": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve("resnet50"); err == nil || !strings.Contains(err.Error(), "not an open_clip_config.json") {
+		t.Errorf("Resolve(resnet50) with such a file: %v", err)
 	}
 }
 

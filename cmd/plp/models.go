@@ -24,7 +24,8 @@ func init() {
 				"preprocessing's resize, interpolation, mean and std, and the checkpoint plp loads (a Hugging Face\n" +
 				"hub repository and file, or the original download URL); for self-supervised checkpoints also the\n" +
 				"state dict inside the file and the training-only keys the family's key table sets aside.\n" +
-				"Every name can be given to --model. --json prints one object per model with every field.",
+				"Every name can be given to --model, and so can the spellings listed as \"also as\" (open_clip's ARCH/TAG,\n" +
+				"timm's model names). --json prints one object per model with every field.",
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "json", Usage: "print one JSON object per model, one per line, snake_case keys"},
 				&cli.BoolFlag{Name: "long", Usage: "describe every model in full, as plp models NAME does"},
@@ -50,6 +51,7 @@ type modelInfo struct {
 	URL        string         `json:"url,omitempty"`
 	StateDict  string         `json:"state_dict,omitempty"`
 	Dropped    string         `json:"dropped_keys,omitempty"`
+	Aliases    []string       `json:"aliases,omitempty"`
 }
 
 // preprocessInfo is zoo.Preprocess with the JSON keys of the rest of modelInfo.
@@ -69,7 +71,7 @@ func describe(s *zoo.Spec) modelInfo {
 		ImageSize: s.Config.ImageSize(), EmbedDim: s.Config.EmbedDim(),
 		Preprocess: preprocessInfo{Transform: p.Transform, Size: p.Size, ResizeMode: p.ResizeMode,
 			Interpolation: p.Interpolation, Mean: p.Mean, Std: p.Std},
-		HFHub: s.Checkpoint.HFHub, Files: s.Checkpoint.Files, URL: s.Checkpoint.URL,
+		HFHub: s.Checkpoint.HFHub, Files: s.Checkpoint.Files, URL: s.Checkpoint.URL, Aliases: zoo.Aliases(s.Name),
 	}
 	switch c := s.Config.(type) {
 	case *zoo.OpenCLIPConfig:
@@ -169,6 +171,9 @@ func printModel(w io.Writer, m modelInfo) error {
 	}
 	if m.Dropped != "" {
 		row("drops", "%s", m.Dropped)
+	}
+	if len(m.Aliases) > 0 {
+		row("also as", "%s", strings.Join(m.Aliases, ", "))
 	}
 	return tw.Flush()
 }

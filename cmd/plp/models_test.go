@@ -62,6 +62,11 @@ func TestModels(t *testing.T) {
 	if _, err := runPLP(t, "models", "no_such_model"); err == nil {
 		t.Error("unknown name: no error")
 	}
+	// open_clip's spelling names the registered model, and the details list it.
+	vit, err := runPLP(t, "models", "ViT-B-16/openai")
+	if err != nil || !strings.HasPrefix(vit, "openclip_ViT-B-16/openai\n") || !strings.Contains(vit, "also as     ViT-B-16/openai") {
+		t.Errorf("plp models ViT-B-16/openai: %v\n%s", err, vit)
+	}
 
 	out, err = runPLP(t, "models", "--json")
 	if err != nil {
