@@ -2,6 +2,10 @@
 
 package cpu
 
+// An epilogueAsm kernel applies an Epilogue to the m×n block at c, each term's pointer at the block's
+// first element or nil; see epilogueAsm.
+type epilogueAsmFn func(c *float32, ldc, m, n int, rowBias, colBias, add *float32, ldAdd int)
+
 //go:noescape
 func epilogueNoneAVX512(c *float32, ldc, m, n int, rowBias, colBias, add *float32, ldAdd int)
 
@@ -14,9 +18,33 @@ func epilogueGeluAVX512(c *float32, ldc, m, n int, rowBias, colBias, add *float3
 //go:noescape
 func epilogueQuickGeluAVX512(c *float32, ldc, m, n int, rowBias, colBias, add *float32, ldAdd int)
 
+//go:noescape
+func epilogueNoneAVX2(c *float32, ldc, m, n int, rowBias, colBias, add *float32, ldAdd int)
+
+//go:noescape
+func epilogueReLUAVX2(c *float32, ldc, m, n int, rowBias, colBias, add *float32, ldAdd int)
+
+//go:noescape
+func epilogueGeluAVX2(c *float32, ldc, m, n int, rowBias, colBias, add *float32, ldAdd int)
+
+//go:noescape
+func epilogueQuickGeluAVX2(c *float32, ldc, m, n int, rowBias, colBias, add *float32, ldAdd int)
+
 // epilogueAVX512 is epilogueGo in one AVX-512 pass over the block, the
 // bias, add and activation applied while each vector is in a register.
 func epilogueAVX512(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int) {
+	epilogueAsm(ep, i0, m, j0, n, c, ldc, &[4]epilogueAsmFn{
+		epilogueNoneAVX512, epilogueReLUAVX512, epilogueGeluAVX512, epilogueQuickGeluAVX512})
+}
+
+// epilogueAVX2 is epilogueAVX512 in AVX2 code.
+func epilogueAVX2(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int) {
+	epilogueAsm(ep, i0, m, j0, n, c, ldc, &[4]epilogueAsmFn{
+		epilogueNoneAVX2, epilogueReLUAVX2, epilogueGeluAVX2, epilogueQuickGeluAVX2})
+}
+
+// epilogueAsm applies ep to the block with the kernel for its activation, fns indexed by Act.
+func epilogueAsm(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int, fns *[4]epilogueAsmFn) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -36,19 +64,5 @@ func epilogueAVX512(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int) {
 		_ = ep.Add[(i0+m-1)*ep.LdAdd+j0+n-1]
 		ad = &ep.Add[i0*ep.LdAdd+j0]
 	}
-	switch ep.Act {
-	case ActReLU:
-		epilogueReLUAVX512(cp, ldc, m, n, rb, cb, ad, ep.LdAdd)
-	case ActGELU:
-		epilogueGeluAVX512(cp, ldc, m, n, rb, cb, ad, ep.LdAdd)
-	case ActQuickGELU:
-		epilogueQuickGeluAVX512(cp, ldc, m, n, rb, cb, ad, ep.LdAdd)
-	default:
-		epilogueNoneAVX512(cp, ldc, m, n, rb, cb, ad, ep.LdAdd)
-	}
-}
-
-// epilogueAVX2 applies ep row by row with the AVX2 activations.
-func epilogueAVX2(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int) {
-	epilogueRows(ep, i0, m, j0, n, c, ldc, geluAVX2, quickGeluAVX2)
+	fns[ep.Act](cp, ldc, m, n, rb, cb, ad, ep.LdAdd)
 }
