@@ -44,6 +44,9 @@ type Source struct {
 	TrainLabels []int64
 	// ZeroShot names the MSP score pseudo_msp, the paper's zero-shot baseline.
 	ZeroShot bool
+	// Weight [Classes, d] and Bias [Classes] are the linear head behind Logits, when it is one (a probe);
+	// the post-hoc methods that modify the head's input need them.
+	Weight, Bias []float32
 }
 
 // Where a feature-space score is computed (the "on" parameter of its records).
@@ -71,6 +74,8 @@ type Options struct {
 	MahaOn         []string         // OnLogits, OnFeatures; default OnLogits
 	MahaCov        []eval.MahaCov   // default class
 	MaxNorms       []eval.Norm      // the paper's OOD_cls_max_val on the logits; default none
+
+	Methods []eval.Setting // post-hoc methods (eval.ParseMethods with the needs Source.Offers)
 }
 
 // Scored is one method's scores on the ID test set and each OOD set.
@@ -153,6 +158,11 @@ func Run(opt Options, src Source) (*Result, error) {
 			if err := res.knnScores(in, on); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if len(opt.Methods) > 0 {
+		if err := res.methodScores(in); err != nil {
+			return nil, err
 		}
 	}
 	for _, s := range res.Scores {

@@ -236,6 +236,18 @@ func (s Setting) NumericParams() map[string]float64 {
 	return out
 }
 
+// NamedParams returns the choice parameters (names rather than numbers, e.g. she's metric), the form of
+// a Record's Settings.
+func (s Setting) NamedParams() map[string]string {
+	out := map[string]string{}
+	for _, p := range s.Method.Params {
+		if p.Kind == ChoiceParam {
+			out[p.Name] = s.values[p.Name]
+		}
+	}
+	return out
+}
+
 // Fit fits the method on the ID training split.
 func (s Setting) Fit(d *FitData) (Detector, error) {
 	if s.Method == nil {

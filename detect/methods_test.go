@@ -1,0 +1,107 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"plp/eval"
+)
+
+// TestRunMethods runs every post-hoc method that applies to a probe-like source (logits, features, the
+// head and train labels) with OpenOOD's parameters through Run, and compares each record with OpenOOD's
+// AUROC and FPR95 (x100) to 1e-3.
+func TestRunMethods(t *testing.T) {
+	in := readTensors(t, "inputs.safetensors")
+	dir := store(t, in, readLabels(t))
+	byRows := map[int][]float32{3000: in["train_logits"], 1000: in["test_logits"], 800: in["near_logits"], 600: in["far_logits"]}
+	src := Source{Classes: 10, Weight: in["W"], Bias: in["b"], Logits: func(x []float32, n, d int) ([]float32, error) {
+		if l, ok := byRows[n]; ok && d == 48 {
+			return slices.Clone(l), nil
+		}
+		return nil, fmt.Errorf("no logits for %d rows", n)
+	}}
+	b, err := os.ReadFile(filepath.Join(refDir, "openood.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Methods map[string]struct {
+			Params    map[string]any
+			Near, Far refMetric
+		}
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	var params []string
+	for name, m := range ref.Methods {
+		for k, v := range m.Params {
+			params = append(params, fmt.Sprintf("%s.%s=%v", name, k, v))
+		}
+	}
+	methods, err := eval.ParseMethods([]string{"all"}, params, src.Offers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range methods {
+		names = append(names, s.Method.Name)
+	}
+	// Everything but the zero-shot mcm applies to a probe.
+	if want := len(eval.Methods()) - 1; len(methods) != want || slices.Contains(names, "mcm") {
+		t.Fatalf("all = %v, want the %d methods other than mcm", names, want)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	res, err := Run(Options{Embeds: dir, Model: "m", Dataset: "ref", OOD: []string{"near", "far"}, Out: out, Methods: methods}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, r := range res.Records {
+		want, ok := ref.Methods[r.Method]
+		if !ok {
+			continue
+		}
+		w := map[string]refMetric{"near": want.Near, "far": want.Far}[r.OOD]
+		if math.Abs(r.AUROC-w.AUROC) > 1e-3 || math.Abs(r.FPR95-w.FPR95) > 1e-3 {
+			t.Errorf("%s vs %s: AUROC %.6f FPR95 %.6f, want %.6f %.6f", r.Label(), r.OOD, r.AUROC, r.FPR95, w.AUROC, w.FPR95)
+		}
+		checked++
+	}
+	if want := 2 * len(ref.Methods); checked != want {
+		t.Errorf("%d records checked against OpenOOD, want %d", checked, want)
+	}
+	j, err := os.ReadFile(filepath.Join(out, "ood_metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"method": "nnguide"`, `"alpha": 1`, `"metric": "inner_product"`, `"distance_as_normalizer": 1`} {
+		if !strings.Contains(string(j), want) {
+			t.Errorf("ood_metrics.json lacks %s", want)
+		}
+	}
+}
+
+// TestRunMethodsNeeds checks that a method whose inputs the run lacks is refused with its needs.
+func TestRunMethodsNeeds(t *testing.T) {
+	if _, err := eval.ParseMethods([]string{"vim"}, nil, Source{}.Offers()); err == nil || !strings.Contains(err.Error(), "head") {
+		t.Errorf("vim without a head: %v", err)
+	}
+	got, err := eval.ParseMethods([]string{"all"}, nil, Source{}.Offers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range got {
+		names = append(names, s.Method.Name)
+	}
+	if want := []string{"knn_kth", "mds", "rmds"}; !slices.Equal(names, want) {
+		t.Errorf("all on embeddings alone = %v, want %v", names, want)
+	}
+}
