@@ -104,5 +104,5 @@ var avx512Set = &kernelSet{
 var avx2Set = &kernelSet{
 	name: "avx2", gemm: avx2Kernel,
 	dot: dotAVX2, axpy: axpyAVX2, scale: scaleAVX2, sum: sumAVX2,
-	expSub: expSubAVX2, gelu: geluAVX2, quickGelu: quickGeluAVX2,
+	expSub: expSubAVX2, gelu: geluAVX2, quickGelu: quickGeluAVX2, layerNorm: layerNormAVX2,
 }
