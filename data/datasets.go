@@ -26,10 +26,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"plp/imaging"
+	"plp/spelling"
 )
 
 // Dataset is an indexed, labelled image collection.
@@ -126,7 +128,7 @@ func Resolve(name, root, split string) (string, error) {
 		if isDir(name) {
 			return folderSplit(name, train), nil
 		}
-		return "", fmt.Errorf("data: unknown dataset %q: want one of %s, or an image folder path", name, strings.Join(Names, " "))
+		return "", CheckName(name)
 	}
 	root, err = DataRoot(root)
 	if err != nil {
@@ -168,6 +170,26 @@ func folderSplit(dir string, train bool) string {
 		return tr
 	}
 	return te
+}
+
+// CheckName accepts one of Names or an existing folder. Otherwise the error suggests the closest of
+// Names ("cifar10": did you mean CIFAR10?), or, for a name that is a path, says the folder is missing.
+func CheckName(name string) error {
+	if slices.Contains(Names, name) || isDir(name) {
+		return nil
+	}
+	if strings.ContainsAny(name, `/\`) || filepath.IsAbs(name) {
+		return fmt.Errorf("data: dataset folder %s: no such directory", name)
+	}
+	hint := spelling.Hint(name, Names)
+	bare := strings.NewReplacer("-", "", "_", "", " ", "", ".", "")
+	for _, n := range Names {
+		if strings.EqualFold(bare.Replace(n), bare.Replace(name)) {
+			hint = "; did you mean " + n + "?" // only case or separators differ: other close names are noise
+		}
+	}
+	return fmt.Errorf("data: unknown dataset %q%s (the names are %s; an image folder path works too)",
+		name, hint, strings.Join(Names, " "))
 }
 
 // Open opens a dataset by the paper's name (see Names) under root (or

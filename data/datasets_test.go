@@ -33,6 +33,12 @@ func TestOpenByName(t *testing.T) {
 		{"Places", "test", 0, []string{"Places"}},
 		{"IN_O", "test", 0, []string{"imagenet-o"}},
 		{"MNIST", "test", 0, []string{"unknown dataset", "CIFAR10 CIFAR100 IN1K"}},
+		// Names typed as people type them get the paper's spelling back; a missing folder is missing.
+		{"cifar10", "test", 0, []string{`unknown dataset "cifar10"; did you mean CIFAR10? (the names are`}},
+		{"Cifar-100", "test", 0, []string{"did you mean CIFAR100?"}},
+		{"IN-1K", "val", 0, []string{"did you mean IN1K?"}},
+		{"ninco", "test", 0, []string{"did you mean NINCO?"}},
+		{"no/such/folder", "test", 0, []string{"dataset folder no/such/folder: no such directory"}},
 		{"CIFAR10", "holdout", 0, []string{"unknown split"}},
 	}
 	for _, c := range cases {
