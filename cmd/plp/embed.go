@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -54,6 +54,15 @@ Work is checkpointed every --chunk batches in <split>.partial/ next to the outpu
 uninterrupted run. Images that cannot be decoded are reported by path and, with --on-error skip (the
 default), left out and listed in the metadata; --on-error fail stops the run.
 
+Sharded runs (a Slurm array, a Kubernetes Indexed Job, or several machines by hand): --shard I/N embeds
+only task I's contiguous range of every split (whole batches, the same ranges on every machine) into
+<split>.shards/ next to the split; without --shard the task comes from $SLURM_ARRAY_TASK_ID and
+$SLURM_ARRAY_TASK_COUNT, or from $JOB_COMPLETION_INDEX with --shards N (the Job's completions), and the
+log says which. A task checkpoints like a whole run and always continues its own checkpoint, so a task
+the scheduler restarts resumes with the same command; a task whose shard is finished does nothing. Once
+all tasks are done, plp merge OUT writes the usual <split>.safetensors, the same bytes a one-machine run
+writes. All tasks must use the same flags (--batch decides the ranges).
+
 --knn prints the paper's k-NN accuracy (k=20, T=0.02, cosine, weighted vote) of the test split against
 the train split and saves the neighbour indices in knn.safetensors.
 
@@ -79,6 +88,8 @@ writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensor
 				&cli.IntFlag{Name: "chunk", Validator: atLeast(1), Value: 16, Usage: "batches per checkpoint chunk"},
 				&cli.StringFlag{Name: "on-error", Value: "skip", Usage: "`skip` or fail on an image that cannot be decoded"},
 				&cli.BoolFlag{Name: "knn", Usage: "compute the k-NN accuracy (k=20, T=0.02) of test against train"},
+				shardFlag(),
+				shardsFlag(),
 			},
 			Action: action(embed),
 		}
@@ -106,6 +117,13 @@ func embed(c *Context) (err error) {
 		if s != "train" && s != "test" {
 			return fmt.Errorf("embed: --split %q: want train, test or train,test", c.String("split"))
 		}
+	}
+	task, sharded, err := embedTask(c)
+	if err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+	if sharded && c.Bool("knn") {
+		return fmt.Errorf("embed: --knn needs whole splits, a shard task has only part of them: run plp merge once all tasks are done, then plp embed --resume --knn with the same flags")
 	}
 	dataset := c.String("dataset")
 	dsName := dataset
@@ -138,7 +156,8 @@ func embed(c *Context) (err error) {
 	if c.Bool("resume") && c.Bool("overwrite") {
 		return fmt.Errorf("embed: --resume keeps finished work and --overwrite replaces it: pass one")
 	}
-	if !c.Bool("resume") {
+	// A shard task's output is its shard file, which shard.Run checks; the split is plp merge's to write.
+	if !c.Bool("resume") && !sharded {
 		var outs []string
 		for _, split := range splits {
 			outs = append(outs, data.StorePath(c.String("out"), dsName, c.String("model"), split))
@@ -213,6 +232,23 @@ func embed(c *Context) (err error) {
 			"embedding":      enc.Kind(),
 			"plp_version":    version,
 		}
+		// The split's metadata: the run's settings and what else describes its inputs.
+		meta := maps.Clone(settings)
+		if wpath != "" {
+			meta["weights"] = filepath.Base(wpath)
+		}
+		meta["transform_name"] = tr.Name
+		if sharded {
+			bar := newProgressBar(c.Root().ErrWriter, split)
+			err := embedShard(c, ctx, ds, tr, enc, task, split, path, meta, data.EmbedOptions{
+				Batch: c.Int("batch"), Workers: c.Int("workers"), OnError: policy, ChunkBatches: c.Int("chunk"), Progress: bar.update,
+			})
+			bar.finish()
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if c.Bool("resume") {
 			done, err := finishedSplit(path, settings)
 			if err != nil {
@@ -241,18 +277,7 @@ func embed(c *Context) (err error) {
 			fmt.Fprintf(c.Root().ErrWriter, "skipped %s: %s\n", s.Path, s.Err)
 		}
 		e := res.Embeddings
-		e.Meta = settings
-		if wpath != "" {
-			e.Meta["weights"] = filepath.Base(wpath)
-		}
-		e.Meta["transform_name"] = tr.Name
-		e.Meta["count"] = strconv.Itoa(e.N)
-		e.Meta["skipped_count"] = strconv.Itoa(len(res.Skipped))
-		sk := []byte("[]")
-		if len(res.Skipped) > 0 {
-			sk, _ = json.Marshal(res.Skipped)
-		}
-		e.Meta["skipped"] = string(sk)
+		e.Meta = data.SplitMeta(meta, e.N, res.Skipped)
 		if err := data.WriteEmbeddings(path, e); err != nil {
 			return fmt.Errorf("embed: %w", err)
 		}

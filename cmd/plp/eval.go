@@ -65,7 +65,7 @@ func init() {
 	})
 }
 
-func runEval(c *Context) error {
+func runEval(c *Context) (err error) {
 	opt := detect.Options{Embeds: c.String("embeds"), Model: c.String("model"), Dataset: c.String("dataset"),
 		OOD: c.StringSlice("ood"), Temperatures: c.FloatSlice("temperatures"), KNN: c.IntSlice("knn"),
 		Out: c.String("out"), Plots: !c.Bool("no-plots")}
@@ -154,9 +154,11 @@ func runEval(c *Context) error {
 		if err := refuseExisting(c, evalOutputs(opt.Out)[0]); err != nil {
 			return err
 		}
-		if err := removeStale(evalOutputs(opt.Out)...); err != nil {
+		keep, err := setAside(evalOutputs(opt.Out)...)
+		if err != nil {
 			return err
 		}
+		defer func() { keep(err == nil) }()
 	}
 	res, err := detect.Run(opt, src)
 	if err != nil {
