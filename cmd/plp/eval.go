@@ -154,11 +154,11 @@ func runEval(c *Context) (err error) {
 		if err := refuseExisting(c, evalOutputs(opt.Out)[0]); err != nil {
 			return err
 		}
-		keep, err := setAside(evalOutputs(opt.Out)...)
-		if err != nil {
-			return err
+		keep, aerr := setAside(evalOutputs(opt.Out)...)
+		if aerr != nil {
+			return aerr
 		}
-		defer func() { keep(err == nil) }()
+		defer func() { keep(err == nil) }() // err: runEval's result
 	}
 	res, err := detect.Run(opt, src)
 	if err != nil {
