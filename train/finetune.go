@@ -30,8 +30,11 @@ type FinetuneConfig struct {
 	WarmupLR     float64 // learning rate of epoch 0 (1e-6)
 	WarmupEpochs int     // linear warm-up epochs (5)
 	WeightDecay  float64 // AdamW decoupled weight decay (0.05)
-	// NoDecayBiasNorm exempts biases, norms and embeddings from weight decay.
+	// Weight decay applies, by default, to the parameters timm's optimizer factory decays when finetune.py
+	// calls it (see Params.TimmNoWeightDecay): not to biases and rank-1 tensors such as norm weights.
+	// NoDecayBiasNorm also exempts norms and embeddings by name; DecayAll decays every parameter.
 	NoDecayBiasNorm bool
+	DecayAll        bool
 	Smoothing       float64 // label smoothing (0.1)
 	ClipGrad        float64 // max global gradient norm; 0 disables
 	FreezeBlocks    int     // freeze the embedding and the first K blocks
@@ -53,7 +56,7 @@ func DefaultFinetuneConfig(classes int) FinetuneConfig {
 		Epochs: 100, Batch: 64, Accum: 1, Seed: 42,
 		LR: 5e-4 * 64 / 512, MinLR: 1e-5, WarmupLR: 1e-6, WarmupEpochs: 5, WeightDecay: 0.05,
 		Smoothing: 0.1, InitScale: 1, EMADecay: 0.99996,
-		Mixup: 0.8, Cutmix: 1.0, MixupSwitchProb: 0.5, Augment: true, Classes: classes,
+		Mixup: 0.8, Cutmix: 1.0, MixupSwitchProb: 0.5, Classes: classes,
 	}
 }
 
@@ -126,8 +129,12 @@ func NewFinetuner(enc Encoder, cfg FinetuneConfig, be tensor.Backend) (*Finetune
 	f := &Finetuner{enc: enc, be: be, cfg: cfg, head: head}
 	f.params = append(enc.Params().Trainable(), head.List()...)
 	adam := AdamConfig{WeightDecay: cfg.WeightDecay, Decoupled: true}
-	if cfg.NoDecayBiasNorm {
+	switch {
+	case cfg.NoDecayBiasNorm:
 		adam.NoDecay = enc.Params().NoWeightDecay()
+		adam.NoDecay[head.Get("finetune_head.bias")] = true
+	case !cfg.DecayAll:
+		adam.NoDecay = enc.Params().TimmNoWeightDecay()
 		adam.NoDecay[head.Get("finetune_head.bias")] = true
 	}
 	f.opt = NewAdam(f.params, adam)

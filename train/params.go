@@ -100,6 +100,21 @@ func (p *Params) Tensors(be tensor.Backend) []*weights.Tensor {
 	return out
 }
 
+// TimmNoWeightDecay is the set timm's optimizer factory exempts from weight decay when finetune.py calls
+// create_optimizer (filter_bias_and_bn): every parameter of rank ≤ 1 (biases, norm weights, a 1-D class
+// embedding) and every name ending in ".bias". finetune.py wraps the encoder and head in nn.Sequential,
+// which hides the encoder's no_weight_decay() list, so position embeddings and class tokens of rank > 1
+// are decayed.
+func (p *Params) TimmNoWeightDecay() map[*Var]bool {
+	out := map[*Var]bool{}
+	for _, v := range p.List() {
+		if v.Value.Rank() <= 1 || strings.HasSuffix(v.Name, ".bias") {
+			out[v] = true
+		}
+	}
+	return out
+}
+
 // NoWeightDecay is the paper's disable_weight_decay_on_bias_norm set: biases, norm weights, and 1-D
 // tensors such as the class token and layer scales.
 func (p *Params) NoWeightDecay() map[*Var]bool {

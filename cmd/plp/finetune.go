@@ -32,8 +32,11 @@ a new linear head on the train split of --dataset, with true labels or --pseudo-
 tensor, e.g. OUT/pseudo_labels.safetensors of plp probe --pseudo-labels). The recipe is the paper's
 finetune.py (DeiT's): AdamW, a per-epoch cosine schedule with linear warm-up from --warmup-lr, label
 smoothing, mixup/cutmix with soft targets, EMA of the weights, optional gradient clipping, frozen blocks,
-head init scale; --lr 0 means finetune.py's 5e-4 × batch/512. --augment adds a random resized crop and
-a flip (finetune.py itself trains on its eval transform: --augment=false).
+head init scale; --lr 0 means finetune.py's 5e-4 × batch/512. Weight decay spares biases and rank-1
+tensors, as timm's optimizer factory that finetune.py calls. --augment adds a random resized crop and a
+flip (finetune.py itself trains on its eval transform, so it is off by default). Deliberate differences:
+plp trains in float32 (finetune.py uses CUDA autocast) and draws every image once per epoch (finetune.py's
+multi-GPU RASampler repeats each drawn image 3 times and keeps a third of the epoch).
 
 Every epoch OUT/checkpoint.safetensors (model, EMA, optimizer state, step) is replaced and a
 "epoch=E loss=L lr=R" line is appended to OUT/log.txt; --resume continues an interrupted run from the
@@ -48,16 +51,17 @@ embeds with it; OUT/head.safetensors holds the new head.`,
 				&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
 				&cli.StringFlag{Name: "pseudo-labels", Usage: "train on the int64 \"labels\" of `FILE` instead of the true labels"},
 				&cli.StringFlag{Name: "out", Required: true, Usage: "output `DIR`"},
-				&cli.IntFlag{Name: "epochs", Validator: atLeast(1), Required: true, HideDefault: true, Usage: "training epochs (required; --resume needs the same value)"},
-				&cli.IntFlag{Name: "batch", Validator: atLeast(1), Value: 64, Usage: "images per optimizer step"},
+				&cli.IntFlag{Name: "epochs", Validator: atLeast(1), Required: true, HideDefault: true, Usage: "training epochs (required, the paper uses 100; --resume needs the same value)"},
+				&cli.IntFlag{Name: "batch", Validator: atLeast(1), Value: 256, Usage: "images per optimizer step: fine_tune.sh's 64 per GPU × 4 GPUs (use --accum to fit memory)"},
 				&cli.IntFlag{Name: "accum", Validator: atLeast(1), Value: 1, Usage: "gradient accumulation: micro-batches per step (batch must be a multiple)"},
 				&cli.Uint64Flag{Name: "seed", Validator: anySeed, Value: 42, Usage: "seed of the head initialisation, shuffling, mixup/cutmix and augmentation"},
-				&cli.FloatFlag{Name: "lr", Validator: nonNegative, Usage: "peak learning rate (0: 5e-4 × batch/512)"},
+				&cli.FloatFlag{Name: "lr", Validator: nonNegative, Usage: "peak learning rate (0: finetune.py's 5e-4 × batch/512, with batch the images of all GPUs' step)"},
 				&cli.FloatFlag{Name: "min-lr", Validator: nonNegative, Value: 1e-5, Usage: "learning rate at the end of the cosine schedule"},
 				&cli.FloatFlag{Name: "warmup-lr", Validator: nonNegative, Value: 1e-6, Usage: "learning rate at the start of the linear warm-up"},
 				&cli.IntFlag{Name: "warmup-epochs", Validator: atLeast(0), Value: 5, Usage: "epochs of linear warm-up from --warmup-lr to --lr"},
 				&cli.FloatFlag{Name: "weight-decay", Validator: nonNegative, Value: 0.05, Usage: "AdamW weight decay"},
-				&cli.BoolFlag{Name: "no-decay-bias-norm", Usage: "no weight decay on biases, norms and embeddings"},
+				&cli.BoolFlag{Name: "no-decay-bias-norm", Usage: "no weight decay on biases, norms and embeddings by name (default, as timm's optimizer factory in finetune.py: none on biases and rank-1 tensors only)"},
+				&cli.BoolFlag{Name: "decay-all", Usage: "weight decay on every parameter, biases and norms included (not the paper's)"},
 				&cli.FloatFlag{Name: "smoothing", Validator: between(0.0, 1.0), Value: 0.1, Usage: "label smoothing"},
 				&cli.FloatFlag{Name: "clip-grad", Validator: nonNegative, Usage: "max gradient norm (0: no clipping)"},
 				&cli.IntFlag{Name: "freeze-blocks", Validator: atLeast(0), Usage: "freeze the embedding and the first `K` blocks"},
@@ -65,7 +69,7 @@ embeds with it; OUT/head.safetensors holds the new head.`,
 				&cli.FloatFlag{Name: "ema-decay", Validator: between(0.0, 1.0), Value: 0.99996, Usage: "EMA decay per step (0: no EMA)"},
 				&cli.FloatFlag{Name: "mixup", Validator: nonNegative, Value: 0.8, Usage: "mixup α (0: off)"},
 				&cli.FloatFlag{Name: "cutmix", Validator: nonNegative, Value: 1.0, Usage: "cutmix α (0: off)"},
-				&cli.BoolFlag{Name: "augment", Value: true, Usage: "random resized crop and horizontal flip"},
+				&cli.BoolFlag{Name: "augment", Usage: "random resized crop and horizontal flip (off by default: finetune.py trains on its eval transform)"},
 				&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
 				&cli.IntFlag{Name: "limit", Validator: atLeast(0), Usage: "train on the first `N` images only (0: all)"},
 				&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint.safetensors (every other setting must be the run's own)"},
@@ -145,7 +149,10 @@ func runFinetune(c *Context) (err error) {
 		cfg.LR = 5e-4 * float64(cfg.Batch) / 512
 	}
 	cfg.MinLR, cfg.WarmupLR, cfg.WarmupEpochs = c.Float("min-lr"), c.Float("warmup-lr"), c.Int("warmup-epochs")
-	cfg.WeightDecay, cfg.NoDecayBiasNorm = c.Float("weight-decay"), c.Bool("no-decay-bias-norm")
+	cfg.WeightDecay, cfg.NoDecayBiasNorm, cfg.DecayAll = c.Float("weight-decay"), c.Bool("no-decay-bias-norm"), c.Bool("decay-all")
+	if cfg.NoDecayBiasNorm && cfg.DecayAll {
+		return fmt.Errorf("--no-decay-bias-norm and --decay-all are alternatives: pass one")
+	}
 	cfg.Smoothing, cfg.ClipGrad, cfg.FreezeBlocks = c.Float("smoothing"), c.Float("clip-grad"), c.Int("freeze-blocks")
 	cfg.InitScale, cfg.EMADecay = c.Float("init-scale"), c.Float("ema-decay")
 	cfg.Mixup, cfg.Cutmix, cfg.Augment, cfg.Transform = c.Float("mixup"), c.Float("cutmix"), c.Bool("augment"), tr
