@@ -128,9 +128,8 @@ func embed(c *Context) (err error) {
 	dataset := c.String("dataset")
 	dsName := dataset
 	if !slices.Contains(data.Names, dataset) {
-		st, err := os.Stat(dataset)
-		if err != nil || !st.IsDir() {
-			return fmt.Errorf("embed: dataset %q is neither one of %s nor an existing image folder", dataset, strings.Join(data.Names, " "))
+		if err := data.CheckName(dataset); err != nil {
+			return fmt.Errorf("embed: %w", err)
 		}
 		dsName = filepath.Base(filepath.Clean(dataset))
 	}
