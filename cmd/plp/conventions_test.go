@@ -118,10 +118,21 @@ func sampleArgs(t *testing.T, c *cli.Command) (flags [][]string, args []string) 
 			v = "0.5,2"
 		case *cli.StringSliceFlag:
 			v = "a,b"
+			if f.Validator != nil {
+				v = strings.Join(f.Value, ",")
+				if err := f.Validator([]string{"a", "b"}); v == "" && err != nil {
+					v = firstAccepted(err)
+				}
+			}
 		case *cli.StringFlag:
 			v = f.Value
 			if v == "" {
 				v = "x-" + f.Name
+				if f.Validator != nil {
+					if err := f.Validator(v); err != nil {
+						v = firstAccepted(err)
+					}
+				}
 			}
 		default:
 			t.Fatalf("%s %s: no sample for flag type %T", strings.Join(commandPath(c), " "), name, f)
@@ -137,6 +148,15 @@ func sampleArgs(t *testing.T, c *cli.Command) (flags [][]string, args []string) 
 		args = append(args, fmt.Sprintf("arg%d", i))
 	}
 	return flags, args
+}
+
+// firstAccepted reads the first value a validator's "want one of A, B, ..." message names.
+func firstAccepted(err error) string {
+	_, list, ok := strings.Cut(err.Error(), "want one of ")
+	if !ok {
+		return ""
+	}
+	return strings.Trim(strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == ';' })[0], `"'`)
 }
 
 // validSample returns the first candidate (the default first) that the validator accepts, as text.

@@ -45,6 +45,48 @@ func removeStale(paths ...string) error {
 	return nil
 }
 
+// setAside moves the outputs of an earlier run that exist out of the way, into a hidden folder next to the
+// first of them, so that this run's files cannot mix with them. keep(true) deletes them once this run has
+// written its own; keep(false) puts them back, so that a failed run loses nothing that was there.
+func setAside(paths ...string) (keep func(replaced bool), err error) {
+	var moved [][2]string
+	var tmp string
+	restore := func() {
+		for _, m := range moved {
+			os.RemoveAll(m[0])
+			os.Rename(m[1], m[0])
+		}
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+	}
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err != nil {
+			continue
+		}
+		if tmp == "" {
+			if tmp, err = os.MkdirTemp(filepath.Dir(p), ".plp-earlier-run-"); err != nil {
+				return nil, err
+			}
+		}
+		dst := filepath.Join(tmp, fmt.Sprintf("%d-%s", len(moved), filepath.Base(p)))
+		if err := os.Rename(p, dst); err != nil {
+			restore()
+			return nil, fmt.Errorf("moving the earlier run's %s aside: %w", p, err)
+		}
+		moved = append(moved, [2]string{p, dst})
+	}
+	return func(replaced bool) {
+		if !replaced {
+			restore()
+			return
+		}
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+	}, nil
+}
+
 // createdDir makes dir (and its parents) and returns a cleanup that removes what this call created if the
 // run fails, so that a failed run leaves no empty output folder behind. A folder that existed is kept.
 func createdDir(dir string) (cleanup func(failed bool), err error) {

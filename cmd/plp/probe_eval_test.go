@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"plp/data"
@@ -109,8 +113,56 @@ func TestProbeThenEval(t *testing.T) {
 			t.Fatalf("%s missing or empty: %v", f, err)
 		}
 	}
-	if _, err := runApp(t, "eval", "--probe", probe, "--embeds", dir, "--ood", "SUN"); err == nil {
+	// The accuracy is printed once as a percentage: the probe's validation accuracy is a fraction.
+	var acc float64
+	if _, err := fmt.Sscanf(out[strings.Index(out, "ID test accuracy"):], "ID test accuracy %f%%", &acc); err != nil {
+		t.Fatalf("no accuracy line in:\n%s", out)
+	}
+	if math.Abs(acc-100*hp.ValAcc) > 1e-9 {
+		t.Errorf("eval prints ID test accuracy %.4f%%, the probe measured %.4f%%", acc, 100*hp.ValAcc)
+	}
+	if _, err := runApp(t, "eval", "--probe", probe, "--embeds", dir, "--ood", "SUN", "--overwrite"); err == nil {
 		t.Fatal("eval with a missing OOD set succeeded")
+	}
+
+	// A second eval into the same folder is refused; with --overwrite the earlier run's plots go.
+	if _, err := runApp(t, "eval", "--probe", probe, "--embeds", dir); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+		t.Fatalf("eval over existing reports: err = %v, want a refusal naming --overwrite", err)
+	}
+	if out, err := runApp(t, "eval", "--probe", probe, "--embeds", dir, "--no-plots", "--overwrite"); err != nil {
+		t.Fatalf("eval --overwrite: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(probe, "plots")); !os.IsNotExist(err) {
+		t.Errorf("plots of the earlier eval survived a --no-plots --overwrite run (%v)", err)
+	}
+}
+
+// TestProbeRefusals checks probe's answers to inputs that would give a wrong probe, and that a failed run
+// leaves no folder behind.
+func TestProbeRefusals(t *testing.T) {
+	dir := t.TempDir()
+	writeBlobs(t, dir, "CIFAR10", "train", 100, 20, 10, 0, 1)
+	writeBlobs(t, dir, "CIFAR10", "test", 50, 20, 10, 0, 2)
+	two := filepath.Join(dir, "two.txt")
+	if err := os.WriteFile(two, []byte("cat\ndog\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"probe", "--embeds", dir, "--model", "toy", "--dataset", "CIFAR10", "--epochs", "1", "--quiet"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--classes", two}, "has 2 names but CIFAR10 has 10 classes"},
+		{[]string{"--pseudo-labels"}, "--pseudo-labels needs --weights"},
+	} {
+		out := filepath.Join(dir, "fresh", "probe")
+		_, err := runApp(t, append(append(slices.Clone(base), "--out", out), tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "fresh")); !os.IsNotExist(err) {
+			t.Errorf("%v: the failed run left %s behind", tc.args, filepath.Join(dir, "fresh"))
+		}
 	}
 }
 
