@@ -30,8 +30,8 @@ func init() {
 				"--model/--weights, and MSP on them is the pseudo-MSP baseline. --maha scores Mahalanobis distances of the\n" +
 				"logits (--maha-on, --maha-cov choose others); --knn scores the embeddings by k-NN (--knn-metric, --knn-on).\n" +
 				"Every record of ood_metrics.json names its parameters, e.g. knn {\"k\": 10, \"metric\": \"l2\", \"on\": \"logits\"}.\n" +
-				"Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/.",
-			Flags: []cli.Flag{
+				"Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/." + methodsHelp(),
+			Flags: append([]cli.Flag{
 				deviceFlag(),
 				&cli.StringFlag{Name: "probe", Usage: "probe `DIR` (head.safetensors + hp.json)"},
 				&cli.BoolFlag{Name: "zeroshot", Usage: "CLIP zero-shot logits instead of a probe (needs --model, --weights, --dataset)"},
@@ -59,7 +59,7 @@ func init() {
 				&cli.StringFlag{Name: "out", Usage: "report `DIR` (default: the probe folder)"},
 				&cli.BoolFlag{Name: "no-plots", Usage: "skip the ROC and histogram plots"},
 				overwriteFlag(),
-			},
+			}, methodFlags()...),
 			Action: action(runEval),
 		}
 	})
@@ -97,7 +97,7 @@ func runEval(c *Context) (err error) {
 				return nil, fmt.Errorf("probe expects width %d, embeddings have %d", head.In, d)
 			}
 			return head.Logits(be, x, n), nil
-		}}
+		}, Weight: head.Weight, Bias: head.Bias}
 		if hp.PseudoLabels {
 			pl, err := readPseudoLabels(filepath.Join(dir, "pseudo_labels.safetensors"))
 			if err != nil {
@@ -128,8 +128,8 @@ func runEval(c *Context) (err error) {
 			return train.ZeroShotLogits(m, x, d, lab, E)
 		}}
 	default:
-		if len(opt.KNN) == 0 {
-			return fmt.Errorf("pass --probe DIR or --zeroshot (or --knn alone for embedding-only scores)")
+		if len(opt.KNN) == 0 && len(c.StringSlice("methods")) == 0 {
+			return fmt.Errorf("pass --probe DIR or --zeroshot (or --knn or --methods alone for embedding-only scores)")
 		}
 	}
 	if opt.Dataset == "" || opt.Model == "" {
@@ -145,6 +145,9 @@ func runEval(c *Context) (err error) {
 	}
 	for _, v := range c.StringSlice("max-norm") {
 		opt.MaxNorms = append(opt.MaxNorms, eval.Norm(v))
+	}
+	if opt.Methods, err = eval.ParseMethods(c.StringSlice("methods"), c.StringSlice("method-param"), src.Offers()); err != nil {
+		return err
 	}
 	opt.Maha = opt.Dataset != "IN1K"
 	if c.IsSet("maha") {

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"plp/eval"
+)
+
+// methodFlags are eval's flags for the post-hoc methods of package eval.
+func methodFlags() []cli.Flag {
+	names := []string{"all"}
+	for _, m := range eval.Methods() {
+		names = append(names, m.Name)
+	}
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "methods", Validator: each(oneOf(names...)),
+			Usage: "post-hoc OOD methods, a comma list of " + strings.Join(names[1:], ", ") + "; all = every one the inputs allow (listed above)"},
+		&cli.StringSliceFlag{Name: "method-param", Validator: each(methodParam),
+			Usage: "a method's hyper-parameter as `NAME.KEY=VALUE` (repeatable), e.g. vim.dim=512, knn_kth.K=100"},
+	}
+}
+
+// methodParam checks the shape and value of one --method-param.
+func methodParam(s string) error {
+	name, kv, ok := strings.Cut(s, ".")
+	key, v, ok2 := strings.Cut(kv, "=")
+	if !ok || !ok2 {
+		return fmt.Errorf("want NAME.KEY=VALUE, got %q", s)
+	}
+	m, err := eval.LookupMethod(name)
+	if err != nil {
+		return err
+	}
+	_, err = m.NewSetting(map[string]string{key: v})
+	return err
+}
+
+// methodsHelp lists the post-hoc methods for eval's --help: name, inputs, parameters with defaults, paper.
+func methodsHelp() string {
+	var sb strings.Builder
+	sb.WriteString("\n\nPost-hoc methods (--methods; OpenOOD's names and parameters, fitted on the ID train split where\n" +
+		"OpenOOD uses its validation loader). \"features\" are the head's input (the stored embeddings, standardised for\n" +
+		"--embed-norm probes); \"head\" needs --probe; mcm needs --zeroshot.\n")
+	for _, m := range eval.Methods() {
+		var params []string
+		for _, p := range m.Params {
+			params = append(params, p.Name+"="+p.Default)
+		}
+		fmt.Fprintf(&sb, "  %-8s %s", m.Name, m.Needs)
+		if len(params) > 0 {
+			fmt.Fprintf(&sb, "; %s", strings.Join(params, ", "))
+		}
+		if m.ReLU {
+			sb.WriteString(" [assumes post-ReLU features]")
+		}
+		fmt.Fprintf(&sb, "\n           %s\n", m.Paper)
+	}
+	sb.WriteString("ReAct, ASH, SCALE and DICE assume non-negative post-ReLU activations; CLIP embeddings are not\n" +
+		"non-negative, so on them these methods are computed as published but their premise does not hold.")
+	return sb.String()
+}
