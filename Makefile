@@ -2,15 +2,22 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: build test unit fuzz bench lint arm64 gpu-build gpu-check
+.PHONY: build build-static test unit fuzz bench lint arm64 gpu-build gpu-check
 
+# build makes one binary that needs only glibc (purego loads the NVIDIA libraries at run time, which links
+# the C library dynamically even without cgo); build-static drops the CUDA binding (tag nocuda) for a fully
+# static binary that runs FROM scratch. cmd/plp's TestStaticBuild checks both ELF files.
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/plp ./cmd/plp
+
+build-static:
+	CGO_ENABLED=0 $(GO) build -tags nocuda -trimpath -ldflags '-s -w' -o bin/plp-static ./cmd/plp
 
 test: lint unit fuzz arm64
 
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -tags nocuda ./kernels/cuda
 
 # The kernel, tensor and model tests built for linux/arm64, run under qemu-user on other hosts (installed
 # when missing; scripts/arm64-test.sh says how).

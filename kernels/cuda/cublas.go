@@ -5,8 +5,6 @@ import (
 	"runtime"
 	"sync"
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // libcublasNames is the dlopen search order: CUDA 13, 12, 11 runtimes.
@@ -56,10 +54,10 @@ func loadBLAS() (*blasLib, error) {
 				return
 			}
 		}
-		if p, err := purego.Dlsym(lib, "cublasGemmEx"); err == nil {
+		if p, err := dlsym(lib, "cublasGemmEx"); err == nil {
 			b.gemmEx = p
 		}
-		if p, err := purego.Dlsym(lib, "cublasGemmStridedBatchedEx"); err == nil {
+		if p, err := dlsym(lib, "cublasGemmStridedBatchedEx"); err == nil {
 			b.gemmStridedEx = p
 		}
 		blas = b

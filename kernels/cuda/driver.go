@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"sync"
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // driver holds libcuda's entry points. Prototypes follow cuda.h; CUresult is a C enum (int32), handles
@@ -62,32 +59,6 @@ var libcudaNames = []string{"libcuda.so.1", "libcuda.so"}
 func load() (*driver, error) {
 	loadOnce.Do(func() { drv, loadErr = loadDriver(libcudaNames) })
 	return drv, loadErr
-}
-
-func dlopenFirst(names []string) (uintptr, string, error) {
-	var errs []string
-	for _, n := range names {
-		h, err := purego.Dlopen(n, purego.RTLD_NOW|purego.RTLD_GLOBAL)
-		if err == nil {
-			return h, n, nil
-		}
-		errs = append(errs, err.Error())
-	}
-	return 0, "", fmt.Errorf("dlopen %v: %v", names, errs)
-}
-
-// sym registers the first of the "|"-separated names that lib exports, reporting none as an error.
-func sym(lib uintptr, fptr any, names string) error {
-	var errs []string
-	for _, name := range strings.Split(names, "|") {
-		if _, err := purego.Dlsym(lib, name); err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		purego.RegisterLibFunc(fptr, lib, name)
-		return nil
-	}
-	return fmt.Errorf("cuda: symbol %s missing: %v", names, errs)
 }
 
 func loadDriver(names []string) (*driver, error) {
