@@ -90,7 +90,9 @@ func Load(nameOrPath, weightsPath string, be tensor.Backend) (*Model, error) {
 }
 
 // LoadSpec builds spec's model with the weights in weightsPath. The checkpoint must match the model
-// exactly: missing, unexpected and wrongly shaped tensors are reported together, by key.
+// exactly: missing, unexpected and wrongly shaped tensors are reported together, by key. When the keys
+// would match but for a name prefix ("module." of a DDP checkpoint), the error names the prefix and how
+// to strip it instead of listing every key.
 func LoadSpec(spec *Spec, weightsPath string, be tensor.Backend) (*Model, error) {
 	st, err := openSpecWeights(spec, weightsPath)
 	if err != nil {
@@ -98,6 +100,7 @@ func LoadSpec(spec *Spec, weightsPath string, be tensor.Backend) (*Model, error)
 	}
 	t, err := spec.Config.load(be, st)
 	if err != nil {
+		err = explainPrefix(err, st.Names(), weightsPath)
 		st.Close()
 		return nil, fmt.Errorf("zoo: %s from %s: %w", spec.Name, weightsPath, err)
 	}
