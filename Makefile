@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: build build-static test unit fuzz bench lint arm64 gpu-build gpu-check
+.PHONY: build build-static test unit fuzz bench lint arm64 slurm-test gpu-build gpu-check
 
 # build makes one binary that needs only glibc (purego loads the NVIDIA libraries at run time, which links
 # the C library dynamically even without cgo); build-static drops the CUDA binding (tag nocuda) for a fully
@@ -13,7 +13,7 @@ build:
 build-static:
 	CGO_ENABLED=0 $(GO) build -tags nocuda -trimpath -ldflags '-s -w' -o bin/plp-static ./cmd/plp
 
-test: lint unit fuzz arm64
+test: lint unit fuzz arm64 slurm-test
 
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
@@ -23,6 +23,11 @@ unit:
 # when missing; scripts/arm64-test.sh says how).
 arm64:
 	GO=$(GO) scripts/arm64-test.sh
+
+# Sharded embedding on a real single-node Slurm: sbatch --array, plp merge, byte-compared with one run. Needs
+# root; installs slurm-wlm and munge when missing (scripts/slurm-test.sh says how).
+slurm-test:
+	GO=$(GO) scripts/slurm-test.sh
 
 # Each fuzz target runs briefly; `go test -fuzz` takes one target per call (scripts/fuzz.sh says why it wraps it).
 fuzz:
