@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -334,5 +338,118 @@ func TestExitCodeInterrupted(t *testing.T) {
 	}
 	if code := exitCode(&bytes.Buffer{}, context.Background(), nil); code != 0 {
 		t.Errorf("exit status %d on success", code)
+	}
+}
+
+// TestFlagsAfterArgumentsRun runs the command lines that urfave/cli v2 misread, as README and the usage
+// lines write them (flags last), and checks what they do.
+func TestFlagsAfterArgumentsRun(t *testing.T) {
+	m, w := fixtureDir+"openclip_vit_quickgelu.json", fixtureDir+"openclip_vit_quickgelu.safetensors"
+
+	// One text, normalised: not two rows, one of them the embedding of "--normalize".
+	out, err := runPLP(t, "encode-text", "--model", m, "--weights", w, "a photo of a cat.", "--normalize")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	if len(rows) != 1 {
+		t.Fatalf("encode-text printed %d rows, want 1", len(rows))
+	}
+	var v []float64
+	if err := json.Unmarshal([]byte(rows[0]), &v); err != nil {
+		t.Fatal(err)
+	}
+	var norm float64
+	for _, x := range v {
+		norm += x * x
+	}
+	if math.Abs(math.Sqrt(norm)-1) > 1e-5 {
+		t.Errorf("--normalize after the text: norm %v, want 1", math.Sqrt(norm))
+	}
+
+	// One row of 8 ids.
+	out, err = runPLP(t, "tokenize", "a cat", "--context-length", "8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out); got != "[49406,320,2368,49407,0,0,0,0]" {
+		t.Errorf("tokenize \"a cat\" --context-length 8 = %s", got)
+	}
+
+	// Flags after file arguments are flags, not files.
+	dir := t.TempDir()
+	conv := filepath.Join(dir, "out.safetensors")
+	if _, err := runPLP(t, "convert", "testdata/convert/state_zip.pt", conv, "--dtype", "f16"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runPLP(t, "inspect", conv, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "{") || !strings.Contains(out, `"dtype":"F16"`) {
+		t.Errorf("inspect FILE --json after convert --dtype f16:\n%.300s", out)
+	}
+	par := filepath.Join(dir, "parity.safetensors")
+	if _, err := runPLP(t, "parity", m, "--out", par); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(par); err != nil {
+		t.Errorf("parity MANIFEST --out FILE wrote nothing: %v", err)
+	}
+	// The same outputs again are refused, and replaced with --overwrite.
+	if _, err := runPLP(t, "convert", "testdata/convert/state_zip.pt", conv); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+		t.Errorf("convert over an existing output: err = %v", err)
+	}
+	if _, err := runPLP(t, "convert", "testdata/convert/state_zip.pt", conv, "--overwrite"); err != nil {
+		t.Errorf("convert --overwrite: %v", err)
+	}
+	if _, err := runPLP(t, "parity", m, "--out", par); err == nil || !strings.Contains(err.Error(), "--overwrite") {
+		t.Errorf("parity over an existing --out: err = %v", err)
+	}
+
+	// `plp bench --json gemm` means `plp bench gemm --json`.
+	out, err = runPLP(t, "bench", "--json", "gemm", "--shapes", "16x16x16", "--iters", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &g); err != nil || g["m"] != 16.0 {
+		t.Errorf("bench --json gemm printed %q (%v)", out, err)
+	}
+}
+
+// TestHelpTexts checks help details the command tree test cannot see: no contradictory or meaningless
+// defaults.
+func TestHelpTexts(t *testing.T) {
+	for _, tc := range []struct {
+		cmd     string
+		flag    string
+		without string
+	}{
+		{"eval", "--maha", "(default: false)"},
+		{"finetune", "--epochs", "(default: 0)"},
+	} {
+		out, err := runPLP(t, tc.cmd, "--help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, tc.flag+" ") && strings.Contains(line, tc.without) {
+				t.Errorf("plp %s --help: %q", tc.cmd, strings.TrimSpace(line))
+			}
+		}
+	}
+	out, err := runPLP(t, "encode-text", "--help")
+	if err != nil || !strings.Contains(out, "DESCRIPTION") {
+		t.Errorf("encode-text has no description: %v\n%s", err, out)
+	}
+}
+
+// TestAdversarialRefusesMoreThanItHas: --n beyond the source set is an error, not a quietly smaller run.
+func TestAdversarialRefusesMoreThanItHas(t *testing.T) {
+	_, err := runPLP(t, "adversarial", "--model", embedModel, "--weights", embedWeights, "--source", "CIFAR10", "--target", "CIFAR100",
+		"--data-root", embedData, "--n", "1000", "--steps", "1", "--out", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "--n 1000: the source set CIFAR10 has only 20 test images") {
+		t.Errorf("adversarial --n 1000 on 20 images: err = %v", err)
 	}
 }
