@@ -43,6 +43,8 @@ type TorchCheckpoint struct {
 	release   func() error
 	maxGather int64 // bytes a non-contiguous view may expand to when gathered
 	closed    bool
+	stateKey  string   // path of the state dict the tensors came from; "" for the root
+	stateDict []string // paths of every state dict found, the chosen one included
 }
 
 var _ Store = (*TorchCheckpoint)(nil)
@@ -55,6 +57,15 @@ func (c *TorchCheckpoint) Names() []string { return slices.Clone(c.names) }
 
 // Metadata is empty: PyTorch checkpoints carry no string metadata.
 func (c *TorchCheckpoint) Metadata() map[string]string { return map[string]string{} }
+
+// StateDictKey is the path (as in TorchOptions.Key) of the state dict whose tensors the checkpoint
+// exposes: the one auto-detected or asked for; "" when it is the root object, or with All or TorchScript.
+func (c *TorchCheckpoint) StateDictKey() string { return c.stateKey }
+
+// StateDicts lists the paths of the state dicts in the checkpoint (at most 20, breadth-first; nested state
+// dicts inside one are not listed), the chosen one included, so that a caller can say what else TorchOptions.Key
+// could pick. It is empty when the root object is itself a state dict, and with All or TorchScript.
+func (c *TorchCheckpoint) StateDicts() []string { return slices.Clone(c.stateDict) }
 
 // Values returns the non-tensor leaves of the whole checkpoint object (epoch, hyper-parameters) keyed by
 // full path as in TorchOptions.All: nil, bool, int64, *big.Int, float64, string or []byte.
@@ -163,9 +174,13 @@ func parseTorch(data []byte, opt TorchOptions) (*TorchCheckpoint, error) {
 			}
 		}
 	default:
-		sub, err := selectStateDict(root, opt.Key)
+		sub, key, err := selectStateDict(root, opt.Key)
 		if err != nil {
 			return nil, err
+		}
+		c.stateKey = key
+		if !isStateDict(root) {
+			c.stateDict = stateDictPaths(root, 20)
 		}
 		if picked, err = walkTensors(sub, sep, nil, budget); err != nil {
 			return nil, err
@@ -449,50 +464,102 @@ func isStateDict(v any) bool {
 	return tensors > 0
 }
 
-// selectStateDict follows key (see TorchOptions.Key) or searches for the state dict.
-func selectStateDict(root any, key string) (any, error) {
+// selectStateDict follows key (see TorchOptions.Key) or searches for the state dict; it returns the
+// state dict and its path ("" for the root).
+func selectStateDict(root any, key string) (any, string, error) {
 	if key != "" {
 		cur := root
 		for _, part := range strings.Split(key, "/") {
 			next, ok := child(cur, part)
 			if !ok {
-				return nil, fmt.Errorf("key %q not found (at %q; available: %s)", key, part, childNames(cur))
+				return nil, "", fmt.Errorf("key %q not found (at %q; available: %s)", key, part, childNames(cur))
 			}
 			cur = next
 		}
-		return cur, nil
+		return cur, key, nil
 	}
 	if isStateDict(root) {
-		return root, nil
+		return root, "", nil
 	}
-	queue := []any{root}
+	type node struct {
+		v    any
+		path string
+	}
+	join := func(path, k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "/" + k
+	}
+	queue := []node{{root, ""}}
 	for visited := 0; len(queue) > 0 && visited < 1<<16; visited++ {
 		cur := queue[0]
 		queue = queue[1:]
-		if o, ok := cur.(*pyObject); ok {
-			cur = o.state
+		if o, ok := cur.v.(*pyObject); ok {
+			cur.v = o.state
 		}
-		d, ok := cur.(*pyDict)
+		d, ok := cur.v.(*pyDict)
 		if !ok {
 			continue
 		}
-		var rest []any
 		for _, pk := range preferredStateKeys {
 			if v, ok := d.get(pk); ok {
 				if isStateDict(v) {
-					return v, nil
+					return v, join(cur.path, pk), nil
 				}
 			}
 		}
-		for _, v := range d.vals {
-			if isStateDict(v) {
-				return v, nil
+		for i, v := range d.vals {
+			k, err := keyString(d.keys[i])
+			if err != nil {
+				k = strconv.Itoa(i)
 			}
-			rest = append(rest, v)
+			if isStateDict(v) {
+				return v, join(cur.path, k), nil
+			}
+			queue = append(queue, node{v, join(cur.path, k)})
 		}
-		queue = append(queue, rest...)
 	}
-	return root, nil
+	return root, "", nil
+}
+
+// stateDictPaths lists the paths of up to max state dicts under root, breadth-first, without looking
+// inside a state dict.
+func stateDictPaths(root any, max int) []string {
+	type node struct {
+		v    any
+		path string
+	}
+	var out []string
+	queue := []node{{root, ""}}
+	for visited := 0; len(queue) > 0 && visited < 1<<16 && len(out) < max; visited++ {
+		cur := queue[0]
+		queue = queue[1:]
+		if o, ok := cur.v.(*pyObject); ok {
+			cur.v = o.state
+		}
+		d, ok := cur.v.(*pyDict)
+		if !ok {
+			continue
+		}
+		for i, v := range d.vals {
+			k, err := keyString(d.keys[i])
+			if err != nil {
+				continue
+			}
+			if cur.path != "" {
+				k = cur.path + "/" + k
+			}
+			if isStateDict(v) {
+				if len(out) < max {
+					out = append(out, k)
+				}
+				continue
+			}
+			queue = append(queue, node{v, k})
+		}
+	}
+	return out
 }
 
 func child(v any, k string) (any, bool) {

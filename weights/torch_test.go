@@ -223,6 +223,42 @@ func TestStateDictSelection(t *testing.T) {
 	}
 }
 
+// TestStateDictReport says which state dict was picked and which others the checkpoint holds.
+func TestStateDictReport(t *testing.T) {
+	path := filepath.Join(checkpointDir, "nested_ckpt.pth")
+	for _, tc := range []struct {
+		name string
+		opt  TorchOptions
+		key  string
+	}{
+		{"auto", TorchOptions{}, "model"},
+		{"explicit", TorchOptions{Key: "optimizer/state/3"}, "optimizer/state/3"},
+	} {
+		s, err := OpenTorch(path, tc.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := s.(*TorchCheckpoint)
+		dicts := st.StateDicts()
+		st.Close()
+		if got := st.StateDictKey(); got != tc.key {
+			t.Errorf("%s: StateDictKey %q, want %q", tc.name, got, tc.key)
+		}
+		// The optimizer's per-parameter states (exp_avg, exp_avg_sq, step) are state dicts too.
+		if len(dicts) < 2 || dicts[0] != "model" || !slices.Contains(dicts, "optimizer/state/3") {
+			t.Errorf("%s: StateDicts %q, want model first and optimizer/state/3 among them", tc.name, dicts)
+		}
+	}
+	s, err := OpenTorch(filepath.Join(checkpointDir, "state_zip.pt"), TorchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st := s.(*TorchCheckpoint); st.StateDictKey() != "" || len(st.StateDicts()) != 0 {
+		t.Errorf("a bare state dict: key %q, dicts %q; want none", st.StateDictKey(), st.StateDicts())
+	}
+}
+
 func TestOpenDispatch(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.bin")
