@@ -21,3 +21,21 @@ func depthwiseRowBlocksAVX512(dst, src []float32, ld, ps int, w, bias []float32,
 		depthwiseRowAVX512(&dst[cb], &src[cb], &w[cb], b, c, ps, ld, kh, kw, wo, stride, 1<<n-1)
 	}
 }
+
+// depthwiseRowAVX2 is depthwiseRowGo for the n <= 8 channels of one block, the pointers at the
+// block's first channel; c and ps stay the pixel strides of dst and src.
+//
+//go:noescape
+func depthwiseRowAVX2(dst, src, w, bias *float32, c, ps, ld, kh, kw, wo, stride, n int)
+
+// depthwiseRowBlocksAVX2 is depthwiseRowGo in AVX2 code, eight channels at a time, each block swept
+// across the whole row.
+func depthwiseRowBlocksAVX2(dst, src []float32, ld, ps int, w, bias []float32, c, kh, kw, wo, stride int) {
+	for cb := 0; cb < c; cb += 8 {
+		var b *float32
+		if bias != nil {
+			b = &bias[cb]
+		}
+		depthwiseRowAVX2(&dst[cb], &src[cb], &w[cb], b, c, ps, ld, kh, kw, wo, stride, min(8, c-cb))
+	}
+}
