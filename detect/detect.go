@@ -113,9 +113,13 @@ func Run(opt Options, src Source) (*Result, error) {
 		}
 		return e, nil
 	}
-	trainE, err := load(opt.Dataset, "train")
-	if err != nil {
-		return nil, err
+	// Logit scores alone (the classifier baseline) need no train split, which for ImageNet is large.
+	var trainE *data.Embeddings
+	if opt.Maha || len(opt.KNN) > 0 || len(opt.Methods) > 0 || src.EmbedNorm || src.TrainLabels != nil {
+		var err error
+		if trainE, err = load(opt.Dataset, "train"); err != nil {
+			return nil, err
+		}
 	}
 	testE, err := load(opt.Dataset, "test")
 	if err != nil {
@@ -128,8 +132,8 @@ func Run(opt Options, src Source) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if e.D != trainE.D {
-			return nil, fmt.Errorf("%s embeddings have width %d, %s %d: made with different models?", name, e.D, opt.Dataset, trainE.D)
+		if e.D != testE.D {
+			return nil, fmt.Errorf("%s embeddings have width %d, %s %d: made with different models?", name, e.D, opt.Dataset, testE.D)
 		}
 		oodE[name] = e
 	}
