@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # slurm-test.sh: sharded embedding on a real Slurm. Starts a single-node Slurm on this machine (munged,
-# slurmctld and slurmd, configured in a temporary folder), submits `plp embed` as `sbatch --array=0-3` on
-# the fake CIFAR-10 files of data/testdata with the tiny CLIP model of zoo/testdata, waits for the array,
-# runs `plp merge`, and compares the merged store with an unsharded run byte for byte. The daemons are
-# stopped (by the PIDs in their pid files) however the script ends.
+# slurmctld and slurmd, configured in a temporary folder), submits deploy/slurm-embed.sbatch as
+# `sbatch --array=0-3` on the fake CIFAR-10 files of data/testdata with the tiny CLIP model of
+# zoo/testdata and `plp merge` as a job that depends on the array, waits (bounded), and compares the merged
+# store with an unsharded run byte for byte. The daemons are stopped (by the PIDs in their pid files)
+# however the script ends.
 #
 # Needs root: Debian's slurm-wlm and munge are installed with apt-get when slurmctld is missing, and the
 # daemons run as root. Anything that keeps the test from running is a failure, never a skip.
@@ -32,14 +33,14 @@ fi
 
 tmp=$(mktemp -d /tmp/plp-slurm.XXXXXX)
 chmod 700 "$tmp"
-job=
+job= merge=
 cleanup() {
 	local rc=$?
 	# Tasks still running would outlive slurmd (slurmstepd runs them): cancel them first.
-	if [ -n "$job" ]; then
-		scancel "$job" 2>/dev/null || true
-		for _ in $(seq 100); do [ -z "$(squeue -h -j "$job" -o '%i' 2>/dev/null)" ] && break; sleep 0.1; done
-	fi
+	for j in $job $merge; do
+		scancel "$j" 2>/dev/null || true
+		for _ in $(seq 100); do [ -z "$(squeue -h -j "$j" -o '%i' 2>/dev/null)" ] && break; sleep 0.1; done
+	done
 	for pidfile in "$tmp/d.pid" "$tmp/ctld.pid" "$tmp/munged.pid"; do
 		if [ -s "$pidfile" ]; then
 			pid=$(cat "$pidfile")
@@ -49,7 +50,7 @@ cleanup() {
 		fi
 	done
 	if [ "$rc" != 0 ]; then
-		for f in "$tmp"/slurmctld.log "$tmp"/slurmd.log "$tmp"/task-*.out; do
+		for f in "$tmp"/slurmctld.log "$tmp"/slurmd.log "$tmp"/task-*.out "$tmp"/merge.out; do
 			[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }
 		done >&2
 	fi
@@ -130,42 +131,43 @@ for i in $(seq 60); do
 	sleep 0.5
 done
 
-# The same command line for every task and for the unsharded run; only --out (and --shard) differ.
-embed_args=(embed --model "$repo/zoo/testdata/openclip_vit_quickgelu.json"
-	--weights "$repo/zoo/testdata/openclip_vit_quickgelu.safetensors"
-	--dataset CIFAR10 --data-root "$repo/data/testdata" --batch 8 --chunk 2 --workers 1)
-
-# The task takes its index from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT: no --shard.
-cat >"$tmp/job.sh" <<EOF
-#!/bin/sh
-exec "$tmp/plp" ${embed_args[@]@Q} --out "$tmp/sharded"
-EOF
-chmod +x "$tmp/job.sh"
-
-echo "slurm-test: sbatch --array=0-$((TASKS - 1))"
-job=$(sbatch --parsable --array=0-$((TASKS - 1)) --cpus-per-task=1 --chdir="$tmp" \
-	--output="$tmp/task-%a.out" "$tmp/job.sh") || fail "sbatch failed"
+# The array runs deploy/slurm-embed.sbatch as README documents it; the task takes its index from
+# SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (no --shard), and a dependent job merges.
+export PLP="$tmp/plp" MODEL="$repo/zoo/testdata/openclip_vit_quickgelu.json" \
+	WEIGHTS="$repo/zoo/testdata/openclip_vit_quickgelu.safetensors" DATASET=CIFAR10 \
+	PLP_DATA_ROOT="$repo/data/testdata" OUT="$tmp/sharded" BATCH=8
+echo "slurm-test: sbatch --array=0-$((TASKS - 1)) deploy/slurm-embed.sbatch"
+job=$(sbatch --parsable --array=0-$((TASKS - 1)) --cpus-per-task=1 --mem=200M --chdir="$tmp" \
+	--output="$tmp/task-%a.out" "$repo/deploy/slurm-embed.sbatch" --chunk 2) || fail "sbatch failed"
 job=${job%%;*}
+merge=$(sbatch --parsable --dependency=afterok:"$job" --cpus-per-task=1 --mem=200M --chdir="$tmp" \
+	--output="$tmp/merge.out" --wrap "'$PLP' merge '$OUT'") || fail "sbatch of the merge failed"
+merge=${merge%%;*}
 
 deadline=$((SECONDS + TIMEOUT))
-while [ -n "$(squeue -h -j "$job" -o '%i' 2>/dev/null)" ]; do
-	[ "$SECONDS" -lt "$deadline" ] || fail "array job $job did not finish within $TIMEOUT s: $(squeue -h -j "$job" 2>&1)"
+while [ -n "$(squeue -h -j "$job,$merge" -o '%i' 2>/dev/null)" ]; do
+	[ "$SECONDS" -lt "$deadline" ] || fail "jobs $job and $merge did not finish within $TIMEOUT s: $(squeue -h -j "$job,$merge" 2>&1)"
 	sleep 1
 done
 
+completed() {
+	local info
+	info=$(scontrol show job "$1" 2>&1) || fail "scontrol show job $1: $info"
+	grep -q 'JobState=COMPLETED' <<<"$info" && grep -q 'ExitCode=0:0' <<<"$info" ||
+		fail "$2: $(grep -oE 'JobState=[A-Z_]+|ExitCode=[0-9:]+' <<<"$info" | tr '\n' ' ')"
+}
 # Every task must have completed with exit code 0, and must say it took its index from Slurm.
 for i in $(seq 0 $((TASKS - 1))); do
-	info=$(scontrol show job "${job}_$i" 2>&1) || fail "scontrol show job ${job}_$i: $info"
-	grep -q 'JobState=COMPLETED' <<<"$info" && grep -q 'ExitCode=0:0' <<<"$info" ||
-		fail "task $i: $(grep -oE 'JobState=[A-Z_]+|ExitCode=[0-9:]+' <<<"$info" | tr '\n' ' ')"
+	completed "${job}_$i" "task $i"
 	grep -q "shard $i/$TASKS, from the Slurm array (SLURM_ARRAY_TASK_ID=$i, SLURM_ARRAY_TASK_COUNT=$TASKS)" "$tmp/task-$i.out" ||
 		fail "task $i did not log its Slurm index"
 done
+completed "$merge" "the merge job"
+cat "$tmp/merge.out"
 
-echo "slurm-test: merging"
-"$tmp/plp" merge "$tmp/sharded" || fail "plp merge failed"
 echo "slurm-test: unsharded run"
-"$tmp/plp" "${embed_args[@]}" --shard none --out "$tmp/whole" >/dev/null || fail "the unsharded plp embed failed"
+"$PLP" embed --model "$MODEL" --weights "$WEIGHTS" --dataset "$DATASET" --batch "$BATCH" --chunk 2 \
+	--shard none --out "$tmp/whole" >/dev/null || fail "the unsharded plp embed failed"
 
 store=CIFAR10/openclip_vit_quickgelu
 for split in train test; do
