@@ -62,9 +62,10 @@ func (c *TorchCheckpoint) Metadata() map[string]string { return map[string]strin
 // exposes: the one auto-detected or asked for; "" when it is the root object, or with All or TorchScript.
 func (c *TorchCheckpoint) StateDictKey() string { return c.stateKey }
 
-// StateDicts lists the paths of the state dicts in the checkpoint (at most 20, breadth-first; nested state
-// dicts inside one are not listed), the chosen one included, so that a caller can say what else TorchOptions.Key
-// could pick. It is empty when the root object is itself a state dict, and with All or TorchScript.
+// StateDicts lists the paths of the state dicts in the checkpoint (at most 1000, breadth-first; those
+// inside a state dict are not listed), the chosen one included, so that a caller can say what else
+// TorchOptions.Key could pick. It is empty when the root object is itself a state dict, and with All or
+// TorchScript.
 func (c *TorchCheckpoint) StateDicts() []string { return slices.Clone(c.stateDict) }
 
 // Values returns the non-tensor leaves of the whole checkpoint object (epoch, hyper-parameters) keyed by
@@ -180,7 +181,7 @@ func parseTorch(data []byte, opt TorchOptions) (*TorchCheckpoint, error) {
 		}
 		c.stateKey = key
 		if !isStateDict(root) {
-			c.stateDict = stateDictPaths(root, 20)
+			c.stateDict = stateDictPaths(root, 1000)
 		}
 		if picked, err = walkTensors(sub, sep, nil, budget); err != nil {
 			return nil, err

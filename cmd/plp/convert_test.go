@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -96,9 +97,13 @@ func TestConvertErrors(t *testing.T) {
 		{[]string{"--dtype", "f8", filepath.Join(convertDir, "state_zip.pt"), filepath.Join(dir, "a")}, `--dtype "f8"`},
 		{[]string{"--key", "nope", filepath.Join(convertDir, "nested_ckpt.pth"), filepath.Join(dir, "b")}, `key "nope" not found`},
 		{[]string{filepath.Join(dir, "missing.pt"), filepath.Join(dir, "c")}, "missing.pt"},
-		{[]string{"--strip-prefix", "x", "testdata/tiny.safetensors", filepath.Join(dir, "d")}, "not a PyTorch checkpoint"},
+		{[]string{"--key", "x", "testdata/tiny.safetensors", filepath.Join(dir, "d")}, "not a PyTorch checkpoint"},
+		{[]string{"--strip-prefix", "b.", "--strip-prefix", "a.", "testdata/tiny.safetensors", filepath.Join(dir, "e")}, ""},
 	}
 	for _, tc := range tests {
+		if tc.want == "" {
+			continue
+		}
 		_, err := inspectRun(t, append([]string{"convert"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("convert %v: error %v, want %q", tc.args, err, tc.want)
@@ -106,6 +111,107 @@ func TestConvertErrors(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("failed conversions left %d files", len(ents))
+	}
+}
+
+// runSplit runs plp and returns its stdout and stderr apart.
+func runSplit(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	app := newApp()
+	var out, errOut bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &errOut
+	err = app.Run(context.Background(), append([]string{"plp"}, args...))
+	return out.String(), errOut.String(), err
+}
+
+// TestConvertIntoFolder writes OUT/<IN's stem>.safetensors when OUT is a folder, as cp does, and still
+// refuses to replace an existing output without --overwrite.
+func TestConvertIntoFolder(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(convertDir, "state_zip.pt")
+	out, _, err := runSplit(t, "convert", in, dir)
+	want := filepath.Join(dir, "state_zip.safetensors")
+	if err != nil || !strings.Contains(out, "to "+want) {
+		t.Fatalf("convert into a folder: %v\n%s", err, out)
+	}
+	st, err := weights.OpenSafetensors(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.Names()); n != 24 {
+		t.Errorf("%d tensors, want 24", n)
+	}
+	st.Close()
+	if _, _, err := runSplit(t, "convert", in, dir); err == nil || !strings.Contains(err.Error(), want+" already exists") {
+		t.Errorf("second run: %v, want a refusal naming %s", err, want)
+	}
+	if _, _, err := runSplit(t, "convert", "--overwrite", in, dir); err != nil {
+		t.Errorf("--overwrite: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("folder holds %d entries, want the one output", len(ents))
+	}
+}
+
+// TestConvertStripSafetensors strips prefixes from a safetensors file's names, keeping the data.
+func TestConvertStripSafetensors(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "stripped.safetensors")
+	if _, _, err := runSplit(t, "convert", "--strip-prefix", "b.", inspectTiny, out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := weights.OpenSafetensors(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	ref, err := weights.OpenSafetensors(inspectTiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	if names := got.Names(); !slices.Equal(names, []string{"a.ids", "scale", "weight"}) {
+		t.Fatalf("names %v", names)
+	}
+	g, _ := got.Tensor("weight")
+	w, _ := ref.Tensor("b.weight")
+	if !bytes.Equal(g.Data, w.Data) || !slices.Equal(g.Shape, w.Shape) || g.DType != w.DType {
+		t.Errorf("weight differs from b.weight")
+	}
+	// Two names that become one are refused.
+	if _, _, err := runSplit(t, "convert", "--strip-prefix", "b.", "--strip-prefix", "weight", "--strip-prefix", "a.ids", inspectTiny,
+		filepath.Join(t.TempDir(), "x.safetensors")); err == nil || !strings.Contains(err.Error(), "two tensors are named") {
+		t.Errorf("colliding names: %v", err)
+	}
+}
+
+// TestStateDictNote: convert and inspect of a nested checkpoint say on stderr which state dict they took
+// and what else --key could pick; a bare state dict gets no note.
+func TestStateDictNote(t *testing.T) {
+	nested := filepath.Join(convertDir, "nested_ckpt.pth")
+	want := nested + `: using the state dict "model"; the file also holds optimizer/state/{0…19}: --key picks one`
+	for _, args := range [][]string{
+		{"convert", nested, filepath.Join(t.TempDir(), "o.safetensors")},
+		{"inspect", nested},
+		{"inspect", "--json", nested},
+	} {
+		stdout, stderr, err := runSplit(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(stderr, want) || strings.Contains(stdout, "using the state dict") {
+			t.Errorf("plp %v: stderr %q, want %q (and stdout free of it)", args, stderr, want)
+		}
+	}
+	for _, args := range [][]string{
+		{"convert", "--key", "model", nested, filepath.Join(t.TempDir(), "o.safetensors")},
+		{"inspect", filepath.Join(convertDir, "state_zip.pt")},
+	} {
+		if _, stderr, err := runSplit(t, args...); err != nil || stderr != "" {
+			t.Errorf("plp %v: %v, stderr %q; want no note", args, err, stderr)
+		}
+	}
+	if got := collapseIndexed([]string{"a", "s/0", "s/1", "b/0", "b/1", "b/2", "c"}); !slices.Equal(got, []string{"a", "s/0", "s/1", "b/{0…2}", "c"}) {
+		t.Errorf("collapseIndexed: %q", got)
 	}
 }
 

@@ -22,7 +22,8 @@ func init() {
 			Usage:     "list the tensors of weight files (safetensors, PyTorch checkpoints)",
 			ArgsUsage: "FILE...",
 			Description: "Prints each file's tensors (name, dtype, shape, bytes; data offsets for safetensors, in file\n" +
-				"order), totals and metadata, or with --json one JSON object per tensor.",
+				"order), totals and metadata, or with --json one JSON object per tensor. For a PyTorch checkpoint\n" +
+				"that holds more than a state dict, stderr names the state dict shown and the others in the file.",
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "json", Usage: "one JSON object per tensor, one per line"},
 			},
@@ -52,9 +53,12 @@ func inspect(c *Context) error {
 	}
 	w := c.Root().Writer
 	for i, path := range c.Args().Slice() {
-		rows, meta, err := inspectFile(path)
+		rows, meta, note, err := inspectFile(path)
 		if err != nil {
 			return fmt.Errorf("inspect: %w", err)
+		}
+		if note != "" {
+			fmt.Fprintln(c.Root().ErrWriter, "inspect: "+note)
 		}
 		if c.Bool("json") {
 			enc := json.NewEncoder(w)
@@ -75,11 +79,12 @@ func inspect(c *Context) error {
 	return nil
 }
 
-// inspectFile lists a file's tensors, in file order where the format records it, else by name.
-func inspectFile(path string) ([]tensorRow, map[string]string, error) {
+// inspectFile lists a file's tensors, in file order where the format records it, else by name, with
+// the note of stateDictNote for a nested PyTorch checkpoint.
+func inspectFile(path string) ([]tensorRow, map[string]string, string, error) {
 	s, err := weights.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	defer s.Close()
 	var rows []tensorRow
@@ -92,7 +97,7 @@ func inspectFile(path string) ([]tensorRow, map[string]string, error) {
 		for _, name := range s.Names() {
 			t, err := s.Tensor(name)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, "", err
 			}
 			rows = append(rows, tensorRow{File: path, Name: name, DType: string(t.DType), Shape: slices.Clone(t.Shape),
 				Bytes: int64(len(t.Data))})
@@ -103,7 +108,7 @@ func inspectFile(path string) ([]tensorRow, map[string]string, error) {
 			rows[i].Shape = []int{} // a scalar prints as [] in JSON, not null
 		}
 	}
-	return rows, s.Metadata(), nil
+	return rows, s.Metadata(), stateDictNote(path, s), nil
 }
 
 func printTable(w io.Writer, path string, rows []tensorRow, meta map[string]string) error {
