@@ -13,17 +13,16 @@ import "math"
 // The product of two float32 values is exact in float64, so only the sum rounds there; rounding that
 // sum to float32 again differs from one rounding only when the float64 sum lands exactly halfway
 // between two float32 values while the exact sum does not. Such a sum has its 28 low mantissa bits
-// zero; for those the rounding error is recovered (two-sum) and the sum moved one float64 step toward
-// the exact value, which then rounds to float32 as the exact sum does.
+// zero; for those the rounding error e is recovered (two-sum) and, when not zero, the sum moved by
+// 2⁻⁴⁰ of itself toward the exact value: off the halfway point, yet far short of the next float32
+// boundary, so that it rounds to float32 as the exact sum does.
 func fma32(a, b, c float32) float32 {
 	p := float64(a) * float64(b)
 	s := p + float64(c)
-	if u := math.Float64bits(s); u&(1<<28-1) == 0 {
-		pp := s - float64(c)
-		e := (p - pp) + (float64(c) - (s - pp))
-		if e > 0 || e < 0 { // inexact, and not an infinity or NaN
-			// One step up in magnitude where e has the sign of s, else one step down.
-			s = math.Float64frombits(u + 1 - 2*((math.Float64bits(e)^u)>>63))
+	if math.Float64bits(s)&(1<<28-1) == 0 {
+		d := s - float64(c)
+		if e := (p - d) + (float64(c) - (s - d)); e > 0 || e < 0 { // inexact, not an infinity or NaN
+			s += math.Copysign(s*0x1p-40, e)
 		}
 	}
 	return float32(s)
