@@ -467,7 +467,7 @@ func (res *Result) write(opt Options) error {
 	}{
 		{"ood_metrics.json", func(w io.Writer) error { return eval.WriteJSON(w, res.Records) }},
 		{"ood_metrics.csv", func(w io.Writer) error { return eval.WriteCSV(w, res.Records) }},
-		{"ood_metrics.md", func(w io.Writer) error { return eval.WriteMarkdown(w, res.Records) }},
+		{"ood_metrics.md", func(w io.Writer) error { return markdown(w, res.Records) }},
 	} {
 		if err := atomicfile.Write(filepath.Join(opt.Out, f.name), f.write); err != nil {
 			return err
@@ -492,7 +492,7 @@ func (res *Result) write(opt Options) error {
 			}
 		}
 	}
-	return nil
+	return res.plotLeaderboard(dir, opt)
 }
 
 // fileLabel makes a method label safe as a file name: "msp (temperature=1)" → "msp_temperature-1".

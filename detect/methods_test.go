@@ -77,6 +77,22 @@ func TestRunMethods(t *testing.T) {
 	if want := 2 * len(ref.Methods); checked != want {
 		t.Errorf("%d records checked against OpenOOD, want %d", checked, want)
 	}
+	md, err := os.ReadFile(filepath.Join(out, "ood_metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// OpenOOD's best near-OOD AUROC here is rmds's (89.48).
+	if !strings.Contains(string(md), "Leaderboard, ID: ref") || !strings.Contains(string(md), "| rmds | **89.48** |") {
+		t.Errorf("ood_metrics.md lacks the leaderboard with rmds first:\n%s", md)
+	}
+	// The plots of every method take seconds; the leaderboard's alone show that it is drawn.
+	plots := t.TempDir()
+	if err := res.plotLeaderboard(plots, Options{Dataset: "ref"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(plots, "leaderboard.svg")); err != nil || st.Size() == 0 {
+		t.Errorf("leaderboard plot: %v", err)
+	}
 	j, err := os.ReadFile(filepath.Join(out, "ood_metrics.json"))
 	if err != nil {
 		t.Fatal(err)

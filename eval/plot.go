@@ -216,6 +216,11 @@ func (unitTicks) Ticks(lo, hi float64) []plot.Tick {
 // savePlot writes the plot as base.png and base.svg (each written whole or not at all), with a white
 // margin and the legend in a band of its own below the axes, centred.
 func savePlot(p *plot.Plot, legend plot.Legend, base string) error {
+	return savePlotSize(p, legend, base, plotWidth, plotHeight)
+}
+
+// savePlotSize is savePlot for a figure of the given size.
+func savePlotSize(p *plot.Plot, legend plot.Legend, base string, width, height vg.Length) error {
 	legend.Top, legend.Left = true, true
 	legend.Padding = vg.Points(3)
 	for _, f := range []struct {
@@ -223,10 +228,10 @@ func savePlot(p *plot.Plot, legend plot.Legend, base string) error {
 		canvas func() vg.CanvasWriterTo
 	}{
 		{".png", func() vg.CanvasWriterTo {
-			return vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(pngDPI),
+			return vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(pngDPI),
 				vgimg.UseBackgroundColor(color.White))}
 		}},
-		{".svg", func() vg.CanvasWriterTo { return vgsvg.New(plotWidth, plotHeight) }},
+		{".svg", func() vg.CanvasWriterTo { return vgsvg.New(width, height) }},
 	} {
 		cw := f.canvas()
 		whole := draw.New(cw)
