@@ -18,10 +18,12 @@ func init() {
 			Description: "Uses the tiny random-weight CLIP model of zoo/testdata and the fake CIFAR-10/100 files of data/testdata:\n" +
 				"embeds both sets, trains a PLP probe on CIFAR-10 pseudo-labels and scores CIFAR-100 as OOD. The numbers\n" +
 				"mean nothing (the model is random); the run shows every step and file of a real experiment.\n" +
-				"Run it from a clone of the repository (or pass --repo).",
+				"Run it from a clone of the repository (or pass --repo). Without --out it works in a temporary\n" +
+				"folder that it removes at the end, unless --keep.",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "repo", Usage: "repository `DIR` holding zoo/testdata and data/testdata (default: found from the working directory)"},
-				&cli.StringFlag{Name: "out", Usage: "work `DIR` for embeddings, probe and reports (default: a new temporary folder)"},
+				&cli.StringFlag{Name: "out", Usage: "work `DIR` for embeddings, probe and reports, kept (default: a temporary folder, removed at the end)"},
+				&cli.BoolFlag{Name: "keep", Usage: "keep the temporary work folder and print where it is"},
 			},
 			Action: action(runDemo),
 		}
@@ -44,15 +46,24 @@ func runDemo(c *Context) error {
 			return fmt.Errorf("demo data missing (%v): run plp demo from a clone of the plp repository or pass --repo", err)
 		}
 	}
+	w := c.Root().Writer
 	out := c.String("out")
 	if out == "" {
 		var err error
 		if out, err = os.MkdirTemp("", "plp-demo-"); err != nil {
 			return err
 		}
+		if !c.Bool("keep") {
+			defer func() {
+				if err := os.RemoveAll(out); err != nil {
+					fmt.Fprintf(c.Root().ErrWriter, "demo: removing the work folder: %v\n", err)
+					return
+				}
+				fmt.Fprintf(w, "\nRemoved the work folder %s (pass --keep, or --out DIR, to keep its files).\n", out)
+			}()
+		}
 	}
 	embeds, probe := filepath.Join(out, "embeddings"), filepath.Join(out, "probe")
-	w := c.Root().Writer
 	steps := []struct {
 		say  string
 		args []string
@@ -76,7 +87,9 @@ func runDemo(c *Context) error {
 			return fmt.Errorf("demo step %d (%s): %w\n%s", i+1, s.say, err, log.String())
 		}
 	}
-	fmt.Fprintf(w, "\nEverything is in %s: embeddings/ (the store), probe/ (head, hp.json, pseudo-labels, ood_metrics.*, plots/).\n", out)
+	if c.String("out") != "" || c.Bool("keep") {
+		fmt.Fprintf(w, "\nEverything is in %s: embeddings/ (the store), probe/ (head, hp.json, pseudo-labels, ood_metrics.*, plots/).\n", out)
+	}
 	return nil
 }
 
