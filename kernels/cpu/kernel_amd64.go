@@ -79,7 +79,43 @@ func packColsAVX512(dst, src []float32, ld, cols, kc, w int) {
 
 var avx2Kernel = &microKernel{
 	name: "avx2+fma", mr: 6, nr: 16, mc: 6 * 16, kc: 256, nc: 512,
-	fn: sgemmKernel6x16AVX2, epilogue: epilogueAVX2,
+	fn: sgemmKernel6x16AVX2, epilogue: epilogueAVX2, packRows: packRowsAVX2, packCols: packColsAVX2,
+}
+
+//go:noescape
+func packT16AVX2(dst, src *float32, ld, blocks int)
+
+//go:noescape
+func packT6AVX2(dst, src *float32, ld, blocks int)
+
+//go:noescape
+func packCopy16AVX2(dst, src *float32, ld, kc int)
+
+// packColsAVX2 is packColsGo with whole 16-column panels copied in vector code.
+func packColsAVX2(dst, src []float32, ld, cols, kc, w int) {
+	if cols == 16 && w == 16 {
+		packCopy16AVX2(&dst[0], &src[0], ld, kc)
+		return
+	}
+	packColsGo(dst, src, ld, cols, kc, w)
+}
+
+// packRowsAVX2 is packRowsGo with whole 6- and 16-row panels transposed in registers eight columns at
+// a time; the rest, and partial panels, run in Go.
+func packRowsAVX2(dst, src []float32, ld, rows, kc, w int) {
+	if blocks := kc / 8; blocks > 0 && rows == w && (w == 6 || w == 16) {
+		if w == 16 {
+			packT16AVX2(&dst[0], &src[0], ld, blocks)
+		} else {
+			packT6AVX2(&dst[0], &src[0], ld, blocks)
+		}
+		done := 8 * blocks
+		if done == kc {
+			return
+		}
+		dst, src, kc = dst[done*w:], src[done:], kc-done
+	}
+	packRowsGo(dst, src, ld, rows, kc, w)
 }
 
 // cpuKernelSets returns the AVX-512 and AVX2+FMA sets where the CPU has them.
