@@ -30,6 +30,12 @@ func init() {
 				"--model/--weights, and MSP on them is the pseudo-MSP baseline. --maha scores Mahalanobis distances of the\n" +
 				"logits (--maha-on, --maha-cov choose others); --knn scores the embeddings by k-NN (--knn-metric, --knn-on).\n" +
 				"Every record of ood_metrics.json names its parameters, e.g. knn {\"k\": 10, \"metric\": \"l2\", \"on\": \"logits\"}.\n" +
+				"With --finetuned DIR (a `plp finetune` output), the fine-tuned encoder (EMA weights when EMA was on) embeds\n" +
+				"the ID and OOD sets into --embeds (once; later runs read the store) and its head gives the logits; the\n" +
+				"defaults are the paper's ood_ft_model notebook: logit scores at T=1, max with the l1 and softmax norms,\n" +
+				"kNN temp-cos-sim k=1 and Mahalanobis, each on the logits (the notebook's) and on the features.\n" +
+				"With --classifier, --model/--weights is an ImageNet classifier whose own logits are cached and scored\n" +
+				"(the paper's baseline_fine_tuned_models.py, with its square-resize transform at the model's size).\n" +
 				"Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/." + methodsHelp(),
 			Flags: append([]cli.Flag{
 				deviceFlag(),
@@ -59,7 +65,7 @@ func init() {
 				&cli.StringFlag{Name: "out", Usage: "report `DIR` (default: the probe folder)"},
 				&cli.BoolFlag{Name: "no-plots", Usage: "skip the ROC and histogram plots"},
 				overwriteFlag(),
-			}, methodFlags()...),
+			}, append(methodFlags(), modelEvalFlags()...)...),
 			Action: action(runEval),
 		}
 	})
@@ -75,8 +81,13 @@ func runEval(c *Context) (err error) {
 		return err
 	}
 	switch {
-	case c.String("probe") != "" && c.Bool("zeroshot"):
-		return fmt.Errorf("--probe and --zeroshot are alternatives: pass one")
+	case countSet(c.String("probe") != "", c.Bool("zeroshot"), c.String("finetuned") != "", c.Bool("classifier")) > 1:
+		return fmt.Errorf("--probe, --zeroshot, --finetuned and --classifier are alternatives: pass one")
+	case c.String("finetuned") != "" || c.Bool("classifier"):
+		// Prepared below (modelSource), once the scores to compute are known.
+		if opt.Out == "" {
+			opt.Out = c.String("finetuned")
+		}
 	case c.String("probe") != "":
 		dir := c.String("probe")
 		hp, head, err := readProbe(dir)
@@ -132,7 +143,8 @@ func runEval(c *Context) (err error) {
 			return fmt.Errorf("pass --probe DIR or --zeroshot (or --knn or --methods alone for embedding-only scores)")
 		}
 	}
-	if opt.Dataset == "" || opt.Model == "" {
+	modelEval := c.String("finetuned") != "" || c.Bool("classifier")
+	if !modelEval && (opt.Dataset == "" || opt.Model == "") {
 		return fmt.Errorf("--dataset and --model are needed without --probe")
 	}
 	for _, m := range c.StringSlice("knn-metric") {
@@ -146,12 +158,22 @@ func runEval(c *Context) (err error) {
 	for _, v := range c.StringSlice("max-norm") {
 		opt.MaxNorms = append(opt.MaxNorms, eval.Norm(v))
 	}
-	if opt.Methods, err = eval.ParseMethods(c.StringSlice("methods"), c.StringSlice("method-param"), src.Offers()); err != nil {
-		return err
-	}
 	opt.Maha = opt.Dataset != "IN1K"
 	if c.IsSet("maha") {
 		opt.Maha = c.Bool("maha")
+	}
+	if modelEval {
+		if c.String("finetuned") != "" {
+			notebookDefaults(c, &opt)
+		} else if !c.IsSet("maha") {
+			opt.Maha = false // baseline_fine_tuned_models.py scores the logits only
+		}
+		if src, err = modelSource(c, be, &opt); err != nil {
+			return err
+		}
+	}
+	if opt.Methods, err = eval.ParseMethods(c.StringSlice("methods"), c.StringSlice("method-param"), src.Offers()); err != nil {
+		return err
 	}
 	if opt.Out != "" {
 		if err := refuseExisting(c, evalOutputs(opt.Out)[0]); err != nil {
@@ -289,4 +311,15 @@ func oneOf(names ...string) func(string) error {
 		}
 		return nil
 	}
+}
+
+// countSet counts the true values.
+func countSet(v ...bool) int {
+	n := 0
+	for _, b := range v {
+		if b {
+			n++
+		}
+	}
+	return n
 }
