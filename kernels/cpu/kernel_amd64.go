@@ -139,7 +139,7 @@ var avx512Set = &kernelSet{
 
 var avx2Set = &kernelSet{
 	name: "avx2", gemm: avx2Kernel,
-	dot: dotAVX2, axpy: axpyAVX2, scale: scaleAVX2, sum: sumAVX2,
+	dot: dotAVX2, axpy: axpyAVX2, scale: scaleAVX2, sum: sumAVX2, maxVal: maxAVX2,
 	expSub: expSubAVX2, gelu: geluAVX2, quickGelu: quickGeluAVX2, layerNorm: layerNormAVX2,
 	depthwiseRow: depthwiseRowBlocksAVX2,
 }

@@ -46,3 +46,6 @@ func geluAVX2(dst, x []float32)
 
 //go:noescape
 func quickGeluAVX2(dst, x []float32)
+
+//go:noescape
+func maxAVX2(x []float32) float32

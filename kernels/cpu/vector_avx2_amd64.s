@@ -364,3 +364,85 @@ scaletail:
 scaledone:
 	VZEROUPPER
 	RET
+
+// func maxAVX2(x []float32) float32
+//
+// maxAVX512 with its accumulators Z0..Z3 as the pairs Y0:Y1, Y2:Y3, Y4:Y5, Y6:Y7. Each VMAXPS names
+// the running maximum as its second source, which the instruction returns when the other operand is
+// NaN: NaNs are skipped.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-28
+	MOVQ      x_base+0(FP), SI
+	MOVQ      x_len+8(FP), CX
+	VPCMPEQD  Y0, Y0, Y0
+	VPSLLD    $23, Y0, Y0 // -Inf
+	VMOVAPS   Y0, Y1
+	VMOVAPS   Y0, Y2
+	VMOVAPS   Y0, Y3
+	VMOVAPS   Y0, Y4
+	VMOVAPS   Y0, Y5
+	VMOVAPS   Y0, Y6
+	VMOVAPS   Y0, Y7
+	VMOVAPS   Y0, Y13
+
+max64:
+	CMPQ   CX, $64
+	JB     max16
+	VMOVUPS (SI), Y8
+	VMAXPS Y0, Y8, Y0
+	VMOVUPS 32(SI), Y8
+	VMAXPS Y1, Y8, Y1
+	VMOVUPS 64(SI), Y8
+	VMAXPS Y2, Y8, Y2
+	VMOVUPS 96(SI), Y8
+	VMAXPS Y3, Y8, Y3
+	VMOVUPS 128(SI), Y8
+	VMAXPS Y4, Y8, Y4
+	VMOVUPS 160(SI), Y8
+	VMAXPS Y5, Y8, Y5
+	VMOVUPS 192(SI), Y8
+	VMAXPS Y6, Y8, Y6
+	VMOVUPS 224(SI), Y8
+	VMAXPS Y7, Y8, Y7
+	ADDQ   $256, SI
+	SUBQ   $64, CX
+	JMP    max64
+
+max16:
+	CMPQ    CX, $16
+	JB      maxtail
+	VMOVUPS (SI), Y8
+	VMAXPS  Y0, Y8, Y0
+	VMOVUPS 32(SI), Y8
+	VMAXPS  Y1, Y8, Y1
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     max16
+
+maxtail:
+	TESTQ      CX, CX
+	JEQ        maxdone
+	TAILMASKS
+	VMASKMOVPS (SI), Y12, Y8
+	VBLENDVPS  Y12, Y8, Y13, Y8
+	VMAXPS     Y2, Y8, Y2
+	VMASKMOVPS 32(SI), Y11, Y8
+	VBLENDVPS  Y11, Y8, Y13, Y8
+	VMAXPS     Y3, Y8, Y3
+
+maxdone:
+	VMAXPS       Y2, Y0, Y0
+	VMAXPS       Y3, Y1, Y1
+	VMAXPS       Y6, Y4, Y4
+	VMAXPS       Y7, Y5, Y5
+	VMAXPS       Y4, Y0, Y0
+	VMAXPS       Y5, Y1, Y1
+	VMAXPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
