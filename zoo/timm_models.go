@@ -69,6 +69,20 @@ func init() {
 	r50 := resnet.ResNet50
 	beit := vitCfg(16, 1024, 24, 16, "avg", 21841)
 	beit.Beit = true
+	cn := func(cfg func(size, classes int) convnext.Config, size int) *TimmConfig {
+		c := cfg(size, 1000)
+		return &TimmConfig{ConvNeXt: &c, Keys: timmKeys}
+	}
+	vit384 := func(width, layers, heads int) *TimmConfig {
+		c := vitCfg(16, width, layers, heads, "token", 1000)
+		c.ImageSize = 384
+		return &TimmConfig{ViT: c, Keys: timmKeys}
+	}
+	beitFT := func(size int) *TimmConfig {
+		c := vitCfg(16, 1024, 24, 16, "avg", 1000)
+		c.Beit, c.ImageSize = true, size
+		return &TimmConfig{ViT: c, Keys: timmKeys}
+	}
 	const mae, msn, ibot = "https://dl.fbaipublicfiles.com/mae/pretrain/", "https://dl.fbaipublicfiles.com/msn/",
 		"https://lf3-nlp-opensource.bytetos.com/obj/nlp-opensource/archive/2022/ibot/"
 	register(
@@ -90,6 +104,25 @@ func init() {
 			"timm/resnet50.a1_in1k", timmHubFiles, ""),
 		timmSpec("timm_convnext_base_in22k", "convnext_base", "fb_in22k", &TimmConfig{ConvNeXt: &cb, Keys: timmKeys}, false,
 			"timm/convnext_base.fb_in22k", timmHubFiles, "https://dl.fbaipublicfiles.com/convnext/convnext_base_22k_224.pth"),
+
+		// The paper's Baseline 1 (baseline_fine_tuned_models.py): ImageNet-21k models fine-tuned on
+		// ImageNet-1k, at 224 and 384 pixels, scored on their own logits (plp eval --classifier).
+		timmSpec("timm_convnext_base_in22ft1k", "convnext_base", "fb_in22k_ft_in1k", cn(convnext.Base, 224), false,
+			"timm/convnext_base.fb_in22k_ft_in1k", timmHubFiles, "https://dl.fbaipublicfiles.com/convnext/convnext_base_22k_1k_224.pth"),
+		timmSpec("timm_convnext_base_384_in22ft1k", "convnext_base", "fb_in22k_ft_in1k_384", cn(convnext.Base, 384), false,
+			"timm/convnext_base.fb_in22k_ft_in1k_384", timmHubFiles, "https://dl.fbaipublicfiles.com/convnext/convnext_base_22k_1k_384.pth"),
+		timmSpec("timm_convnext_large_in22ft1k", "convnext_large", "fb_in22k_ft_in1k", cn(convnext.Large, 224), false,
+			"timm/convnext_large.fb_in22k_ft_in1k", timmHubFiles, "https://dl.fbaipublicfiles.com/convnext/convnext_large_22k_1k_224.pth"),
+		timmSpec("timm_convnext_large_384_in22ft1k", "convnext_large", "fb_in22k_ft_in1k_384", cn(convnext.Large, 384), false,
+			"timm/convnext_large.fb_in22k_ft_in1k_384", timmHubFiles, "https://dl.fbaipublicfiles.com/convnext/convnext_large_22k_1k_384.pth"),
+		timmSpec("timm_vit_base_patch16_384", "vit_base_patch16_384", "augreg_in21k_ft_in1k", vit384(768, 12, 12), true,
+			"timm/vit_base_patch16_384.augreg_in21k_ft_in1k", timmHubFiles, ""),
+		timmSpec("timm_vit_large_patch16_384", "vit_large_patch16_384", "augreg_in21k_ft_in1k", vit384(1024, 24, 16), true,
+			"timm/vit_large_patch16_384.augreg_in21k_ft_in1k", timmHubFiles, ""),
+		timmSpec("timm_beit_large_patch16_224_in22ft1k", "beit_large_patch16_224", "in22k_ft_in22k_in1k", beitFT(224), true,
+			"timm/beit_large_patch16_224.in22k_ft_in22k_in1k", timmHubFiles, ""),
+		timmSpec("timm_beit_large_patch16_384_in22ft1k", "beit_large_patch16_384", "in22k_ft_in22k_in1k", beitFT(384), true,
+			"timm/beit_large_patch16_384.in22k_ft_in22k_in1k", timmHubFiles, ""),
 
 		// Self-supervised ViTs from their authors' checkpoints: class token after the trained final norm,
 		// the feature their linear-probe evaluations use.

@@ -150,7 +150,8 @@ func TestResolveErrors(t *testing.T) {
 		// A misspelt name gets the closest registered names, not the whole list.
 		{"openclip_ViT-B16/openai", `unknown model "openclip_ViT-B16/openai"; did you mean openclip_ViT-B-16/openai?`},
 		{"ViT-B16/openai", "did you mean openclip_ViT-B-16/openai?"},
-		{"timm_vit_base_patch16", "did you mean timm_vit_base_patch16_224?"},
+		{"timm_vit_small_patch16", "did you mean timm_vit_small_patch16_224?"},
+		{"timm_vit_base_patch16", "did you mean one of timm_vit_base_patch16_224, timm_vit_base_patch16_384?"},
 		{"openclip_ViT-X-99/openai", "did you mean one of"},
 		{"something_else_entirely", `unknown model "something_else_entirely": not a registered name (plp models lists them) nor a config file`},
 		// A path to a file that is not there is a missing file.
