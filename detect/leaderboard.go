@@ -8,18 +8,10 @@ import (
 	"plp/eval"
 )
 
-// markdown writes ood_metrics.md: eval's table per ID set, then the leaderboard of every method.
+// markdown writes ood_metrics.md: per ID set the leaderboard of every method, then a table per OOD set
+// (eval.WriteMarkdown).
 func markdown(w io.Writer, recs []eval.Record) error {
-	if err := eval.WriteMarkdown(w, recs); err != nil {
-		return err
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	if _, err := io.WriteString(w, "\n"); err != nil {
-		return err
-	}
-	return eval.WriteLeaderboard(w, recs)
+	return eval.WriteMarkdown(w, recs)
 }
 
 // plotLeaderboard writes plots/leaderboard.{png,svg}: the mean AUROC of every method as a bar.

@@ -28,11 +28,11 @@ func Example() {
 	// AUROC 91.67 FPR95 33.33
 	// ## ID: CIFAR10
 	//
-	// AUROC (%) per OOD set; means over the OOD sets each method was scored on.
+	// Leaderboard, ID: CIFAR10 (sorted by mean AUROC; best per column in bold)
 	//
-	// | method | CIFAR100 | mean AUROC | mean FPR95 |
-	// |---|---:|---:|---:|
-	// | msp (temperature=1) | 91.67 | 91.67 | 33.33 |
+	// | method | CIFAR100 AUROC ↑ | CIFAR100 FPR95 ↓ | mean AUROC ↑ | mean FPR95 ↓ |
+	// |---|---:|---:|---:|---:|
+	// | msp (temperature=1) | **91.67** | **33.33** | **91.67** | **33.33** |
 	//
 	// ### CIFAR10 vs CIFAR100
 	//

@@ -167,27 +167,24 @@ var metricColumns = []struct {
 	{"AUPR-Out", func(r Record) float64 { return r.AUPROut }},
 }
 
-// WriteMarkdown writes, per ID set, a summary table as the paper presents its results (a row per method
-// label, a column of AUROC per OOD set, then the mean AUROC and mean FPR95 over the OOD sets the method
-// was evaluated on; a missing cell is "–"), followed by one table per OOD set (a row per method label
-// evaluated on it; AUROC, FPR95, AUPR-In and AUPR-Out columns). Values are in percent with two decimals,
-// means taken before rounding. Rows and columns keep the order in which they first appear in records.
-// Two records for the same cell are an error.
+// WriteMarkdown writes, per ID set under a "## ID: <set>" heading, the summary as the paper presents its
+// results (WriteLeaderboard's table: a row per method label, AUROC and FPR95 per OOD set and their means
+// over the sets the method was scored on, best per column in bold), followed by one table per OOD set (a
+// row per method label scored on it, in order of first appearance; AUROC, FPR95, AUPR-In and AUPR-Out
+// columns). Values are in percent with two decimals, means taken before rounding. Two records for the
+// same cell are an error.
 func WriteMarkdown(w io.Writer, records []Record) error {
-	var ids []string
-	byID := map[string][]Record{}
-	for _, r := range records {
-		if _, ok := byID[r.ID]; !ok {
-			ids = append(ids, r.ID)
-		}
-		byID[r.ID] = append(byID[r.ID], r)
-	}
+	ids, groups := byID(records)
 	var sb strings.Builder
 	for n, id := range ids {
 		if n > 0 {
 			sb.WriteString("\n")
 		}
-		if err := markdownTables(&sb, id, byID[id]); err != nil {
+		fmt.Fprintf(&sb, "## ID: %s\n\n", escapeCell(id))
+		if err := WriteLeaderboard(&sb, groups[id]); err != nil {
+			return err
+		}
+		if err := oodTables(&sb, id, groups[id]); err != nil {
 			return err
 		}
 	}
@@ -195,8 +192,8 @@ func WriteMarkdown(w io.Writer, records []Record) error {
 	return err
 }
 
-// markdownTables writes the summary and the per-OOD-set tables of one ID set.
-func markdownTables(sb *strings.Builder, id string, records []Record) error {
+// oodTables writes the table of every OOD set of one ID set's records.
+func oodTables(sb *strings.Builder, id string, records []Record) error {
 	var oods, methods []string
 	cells := map[[2]string]Record{}
 	for _, r := range records {
@@ -213,33 +210,6 @@ func markdownTables(sb *strings.Builder, id string, records []Record) error {
 		}
 		cells[key] = r
 	}
-
-	fmt.Fprintf(sb, "## ID: %s\n\nAUROC (%%) per OOD set; means over the OOD sets each method was scored on.\n\n| method |", escapeCell(id))
-	for _, ood := range oods {
-		fmt.Fprintf(sb, " %s |", escapeCell(ood))
-	}
-	sb.WriteString(" mean AUROC | mean FPR95 |\n|---|")
-	sb.WriteString(strings.Repeat("---:|", len(oods)+2))
-	sb.WriteString("\n")
-	for _, m := range methods {
-		fmt.Fprintf(sb, "| %s |", escapeCell(m))
-		var auroc, fpr float64
-		n := 0
-		for _, ood := range oods {
-			r, ok := cells[[2]string{ood, m}]
-			if !ok {
-				sb.WriteString(" – |")
-				continue
-			}
-			auroc += r.AUROC
-			fpr += r.FPR95
-			n++
-			fmt.Fprintf(sb, " %s |", percent(r.AUROC))
-		}
-		// Every method has at least one record, so n > 0.
-		fmt.Fprintf(sb, " %s | %s |\n", percent(auroc/float64(n)), percent(fpr/float64(n)))
-	}
-
 	for _, ood := range oods {
 		fmt.Fprintf(sb, "\n### %s vs %s\n\n| method |", escapeCell(id), escapeCell(ood))
 		for _, c := range metricColumns {

@@ -245,20 +245,30 @@ func TestWriteMarkdown(t *testing.T) {
 	const msp, knn = "msp (temperature=1)", "knn (k=10)"
 	f := func(v float64) string { return fmt.Sprintf("%.2f", v) }
 
+	// The summary is the leaderboard: AUROC and FPR95 per OOD set and their means, best first.
 	sum := tables[0]
-	if want := []string{"method", "far", "near", "mean AUROC", "mean FPR95"}; !slices.Equal(sum.header, want) {
+	if want := []string{"method", "far AUROC ↑", "far FPR95 ↓", "near AUROC ↑", "near FPR95 ↓", "mean AUROC ↑", "mean FPR95 ↓"}; !slices.Equal(sum.header, want) {
 		t.Errorf("summary header %q, want %q", sum.header, want)
 	}
-	if len(sum.rows) != 2 || sum.rows[0][0] != msp || sum.rows[1][0] != knn {
-		t.Fatalf("summary rows %q: want msp then knn", sum.rows)
+	// kNN's mean covers "far" alone (91.57), above MSP's mean over both sets.
+	if len(sum.rows) != 2 || sum.rows[0][0] != knn || sum.rows[1][0] != msp {
+		t.Fatalf("summary rows %q: want knn then msp", sum.rows)
 	}
-	wantMSP := []string{f(byKey["msp/far"].AUROC), f(byKey["msp/near"].AUROC),
-		f((byKey["msp/far"].AUROC + byKey["msp/near"].AUROC) / 2), f((byKey["msp/far"].FPR95 + byKey["msp/near"].FPR95) / 2)}
-	if got := sum.row(msp); !slices.Equal(got, wantMSP) {
+	plain := func(cells []string) []string {
+		out := make([]string, len(cells))
+		for i, c := range cells {
+			out[i] = strings.Trim(c, "*")
+		}
+		return out
+	}
+	mf, mn := byKey["msp/far"], byKey["msp/near"]
+	wantMSP := []string{f(mf.AUROC), f(mf.FPR95), f(mn.AUROC), f(mn.FPR95), f((mf.AUROC + mn.AUROC) / 2), f((mf.FPR95 + mn.FPR95) / 2)}
+	if got := plain(sum.row(msp)); !slices.Equal(got, wantMSP) {
 		t.Errorf("summary msp %q, want %q", got, wantMSP)
 	}
-	wantKNN := []string{f(byKey["knn/far"].AUROC), "–", f(byKey["knn/far"].AUROC), f(byKey["knn/far"].FPR95)}
-	if got := sum.row(knn); !slices.Equal(got, wantKNN) {
+	kf := byKey["knn/far"]
+	wantKNN := []string{f(kf.AUROC), f(kf.FPR95), "–", "–", f(kf.AUROC), f(kf.FPR95)}
+	if got := plain(sum.row(knn)); !slices.Equal(got, wantKNN) {
 		t.Errorf("summary knn %q, want %q", got, wantKNN)
 	}
 
@@ -295,8 +305,9 @@ func TestWriteMarkdown(t *testing.T) {
 	if err := WriteMarkdown(&buf, append(slices.Clone(recs), other)); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(buf.String(), "mean AUROC") != 2 || !strings.Contains(buf.String(), "## ID: CIFAR100\n") {
-		t.Errorf("two ID sets need two summaries:\n%s", buf.String())
+	if strings.Count(buf.String(), "| mean AUROC ↑ |") != 2 || !strings.Contains(buf.String(), "## ID: CIFAR100\n") ||
+		strings.Count(buf.String(), "### CIFAR10 vs ") != 2 || strings.Count(buf.String(), "### CIFAR100 vs ") != 1 {
+		t.Errorf("two ID sets need two summaries and their own OOD tables:\n%s", buf.String())
 	}
 }
 
