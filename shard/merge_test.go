@@ -198,9 +198,13 @@ func TestMergeTwiceIsHarmless(t *testing.T) {
 	if st1, _ := os.Stat(path); !os.SameFile(st0, st1) || !bytes.Equal(readFile(t, path), first) {
 		t.Error("second merge rewrote the store")
 	}
-	// A finished task run again finds its shard and does nothing.
+	// A finished task run again finds its shard and does nothing but drop a checkpoint left behind.
+	os.MkdirAll(PartialDir(path, Task{1, 2}), 0o755)
 	if res := runTask(t, ds, path, Task{1, 2}, runMeta("test")); !res.Done {
 		t.Errorf("rerun of a finished task: %+v, want Done", res)
+	}
+	if _, err := os.Stat(PartialDir(path, Task{1, 2})); err == nil {
+		t.Error("rerun of a finished task left its stale checkpoint")
 	}
 	// A store that is not the merge of its shards is not replaced silently.
 	first[len(first)-1] ^= 1

@@ -108,6 +108,10 @@ func Run(ctx context.Context, ds data.Dataset, tr imaging.Transform, enc data.En
 	if old, err := readMeta(res.Path); err == nil {
 		diff := metaDiff(old, meta, "this run")
 		if len(diff) == 0 {
+			// A task killed between writing its shard and removing its checkpoint leaves the latter behind.
+			if err := data.RemovePartial(PartialDir(job.StorePath, job.Task)); err != nil {
+				return nil, fmt.Errorf("shard: %w", err)
+			}
 			res.Done = true
 			res.Rows, _ = strconv.Atoi(old["count"])
 			return res, nil
