@@ -81,10 +81,13 @@ func widen32(v []float32) []float64 {
 	return out
 }
 
+// workers is the number of goroutines parallel loops use.
+func workers() int { return runtime.GOMAXPROCS(0) }
+
 // parallelRows runs f(0..n-1) on GOMAXPROCS goroutines, each taking contiguous blocks of rows.
 func parallelRows(n int, f func(i int)) {
 	const block = 64
-	w := min(runtime.GOMAXPROCS(0), (n+block-1)/block)
+	w := min(workers(), (n+block-1)/block)
 	if w <= 1 {
 		for i := 0; i < n; i++ {
 			f(i)

@@ -1,6 +1,11 @@
 package eval
 
-import "math"
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+)
 
 var klmMethod = &Method{
 	Name:  "klm",
@@ -53,66 +58,81 @@ func (m *KLM) Score(b Batch) ([]float64, error) {
 		return nil, err
 	}
 	c := m.classes
+	// KL(p̂ ‖ q̂) = Σ p̂ log p̂ − Σ p̂ log q̂ with p̂, q̂ the normalised vectors. The cross terms of all
+	// templates without zeros are one matrix product; a template with a zero (a class no training
+	// sample is predicted as) is summed directly, so that 0·log 0 counts 0 and p̂ > 0 = q̂ counts +Inf.
+	logQ := blas64.General{Rows: c, Cols: c, Stride: c, Data: make([]float64, c*c)}
+	direct := make([]bool, c)
+	for k := 0; k < c; k++ {
+		q := m.templates[k*c : (k+1)*c]
+		sq := 0.0
+		for _, v := range q {
+			sq += float64(v)
+		}
+		for j, v := range q {
+			if v == 0 {
+				direct[k] = true
+			}
+			logQ.Data[k*c+j] = math.Log(float64(v) / sq)
+		}
+		if direct[k] {
+			clear(logQ.Data[k*c : (k+1)*c])
+		}
+	}
+	p := blas64.General{Rows: n, Cols: c, Stride: c, Data: make([]float64, n*c)}
+	self := make([]float64, n)
+	parallelRows(n, func(i int) {
+		row := make([]float32, c)
+		torchSoftmax(row, b.Logits[i*c:(i+1)*c])
+		sp := 0.0
+		for _, v := range row {
+			sp += float64(v)
+		}
+		for j, v := range row {
+			x := float64(v) / sp
+			p.Data[i*c+j] = x
+			if x > 0 {
+				self[i] += x * math.Log(x)
+			}
+		}
+	})
+	cross := blas64.General{Rows: n, Cols: c, Stride: c, Data: make([]float64, n*c)}
+	if n > 0 {
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, p, logQ, 0, cross)
+	}
 	out := make([]float64, n)
 	parallelRows(n, func(i int) {
-		p := make([]float32, c)
-		torchSoftmax(p, b.Logits[i*c:(i+1)*c])
 		best := math.Inf(1)
+		pi := p.Data[i*c : (i+1)*c]
 		for k := 0; k < c; k++ {
-			best = min(best, klDivergence(p, m.templates[k*c:(k+1)*c]))
+			if direct[k] {
+				best = min(best, klDivergence(pi, m.templates[k*c:(k+1)*c]))
+				continue
+			}
+			best = min(best, self[i]-cross.Data[i*c+k])
 		}
 		out[i] = -best
 	})
 	return out, nil
 }
 
-// klDivergence is scipy.stats.entropy(p, q) on float32 vectors, as sklearn's pairwise distance calls
-// it: both are normalised by their numpy float32 sums, each term p·log(p/q) is rel_entr's (computed in
-// float64, rounded to float32; 0 for p = 0, +Inf for q = 0 < p) and the terms are summed as numpy does.
-func klDivergence(p, q []float32) float64 {
-	sp, sq := numpySum32(p), numpySum32(q)
-	terms := make([]float32, len(p))
-	for j := range p {
-		pj, qj := p[j]/sp, q[j]/sq
+// klDivergence is scipy.stats.entropy(p, q) for a normalised p: q is normalised to sum 1, terms with
+// p = 0 count 0 and a term with p > 0 = q makes the divergence infinite.
+func klDivergence(p []float64, q []float32) float64 {
+	sq := 0.0
+	for _, v := range q {
+		sq += float64(v)
+	}
+	s := 0.0
+	for j, pj := range p {
+		qj := float64(q[j]) / sq
 		switch {
 		case pj == 0:
 		case qj == 0:
 			return math.Inf(1)
 		default:
-			x, y := float64(pj), float64(qj)
-			terms[j] = float32(x * math.Log(x/y))
+			s += pj * math.Log(pj/qj)
 		}
 	}
-	return float64(numpySum32(terms))
-}
-
-// numpySum32 is numpy's float32 sum of a short contiguous vector: pairwise summation, which below 8
-// values is a plain loop and from 8 to 128 values uses eight running sums combined as a tree.
-func numpySum32(a []float32) float32 {
-	n := len(a)
-	if n < 8 {
-		var s float32
-		for _, v := range a {
-			s += v
-		}
-		return s
-	}
-	if n <= 128 {
-		var r [8]float32
-		copy(r[:], a[:8])
-		i := 8
-		for ; i < n-n%8; i += 8 {
-			for k := range r {
-				r[k] += a[i+k]
-			}
-		}
-		s := ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-		for ; i < n; i++ {
-			s += a[i]
-		}
-		return s
-	}
-	h := n / 2
-	h -= h % 8
-	return numpySum32(a[:h]) + numpySum32(a[h:])
+	return s
 }

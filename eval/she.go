@@ -18,7 +18,8 @@ var sheMethod = &Method{
 // SHE is simplified Hopfield energy: each class stores one pattern, the mean feature of the training
 // samples it labels that are also predicted as it (argmax of the logits); a sample scores the similarity
 // of its feature to the pattern of its predicted class (inner product, minus the Euclidean distance, or
-// the cosine).
+// the cosine). A class none of whose training samples is predicted as it (OpenOOD's pattern would be
+// NaN) takes the mean of all its training samples instead.
 type SHE struct {
 	Metric   string
 	dim, c   int
@@ -27,24 +28,33 @@ type SHE struct {
 
 func fitSHE(s Setting, d *FitData) (Detector, error) {
 	D, C := d.Dim, d.Classes
-	sums := make([]float64, C*D)
-	counts := make([]int, C)
+	// Sums over the correctly predicted samples of each class and over all of its samples.
+	sums, all := make([]float64, C*D), make([]float64, C*D)
+	counts, allCounts := make([]int, C), make([]int, C)
 	for i, l := range d.Labels {
-		if argmax(d.Logits[i*C:(i+1)*C]) != int(l) {
-			continue
+		correct := argmax(d.Logits[i*C:(i+1)*C]) == int(l)
+		allCounts[l]++
+		if correct {
+			counts[l]++
 		}
-		counts[l]++
 		for j, v := range d.Features[i*D : (i+1)*D] {
-			sums[int(l)*D+j] += float64(v)
+			all[int(l)*D+j] += float64(v)
+			if correct {
+				sums[int(l)*D+j] += float64(v)
+			}
 		}
 	}
 	m := &SHE{Metric: s.String("metric"), dim: D, c: C, patterns: make([]float32, C*D)}
-	for c, k := range counts {
+	for c := 0; c < C; c++ {
+		src, k := sums, counts[c]
 		if k == 0 {
-			return nil, fmt.Errorf("no training sample of class %d is predicted as it, so the class has no pattern", c)
+			src, k = all, allCounts[c]
+		}
+		if k == 0 {
+			return nil, fmt.Errorf("class %d has no training sample, so it has no pattern", c)
 		}
 		for j := 0; j < D; j++ {
-			m.patterns[c*D+j] = float32(sums[c*D+j] / float64(k))
+			m.patterns[c*D+j] = float32(src[c*D+j] / float64(k))
 		}
 	}
 	return m, nil
