@@ -56,6 +56,7 @@ type gemmResult struct {
 	GFLOPS    float64 `json:"gflops"`
 	PeakFrac  float64 `json:"peak_fraction"`
 	Kernel    string  `json:"kernel"`
+	KernelSet string  `json:"kernel_set"`
 	Threads   int     `json:"threads"`
 	PeakGFLOP float64 `json:"peak_gflops"`
 }
@@ -103,7 +104,7 @@ func benchGemm(c *Context) error {
 	}
 	w := c.Root().Writer
 	if !asJSON {
-		fmt.Fprintf(w, "kernel %s, %d threads, fp32 peak %.0f GFLOP/s (estimated; --peak overrides)\n", cpu.Features(), cpu.Threads(), peak)
+		fmt.Fprintf(w, "kernel set %s (SGEMM kernel %s), %d threads, fp32 peak %.0f GFLOP/s (estimated; --peak overrides)\n", cpu.KernelSet(), cpu.Features(), cpu.Threads(), peak)
 		fmt.Fprintf(w, "%6s %6s %6s %10s %9s %6s\n", "M", "K", "N", "ms", "GFLOP/s", "peak")
 	}
 	r := rand.New(rand.NewPCG(1, 2))
@@ -126,7 +127,7 @@ func benchGemm(c *Context) error {
 			}
 		}
 		g := 2 * float64(m) * float64(n) * float64(k) / best / 1e9
-		res := gemmResult{M: m, K: k, N: n, Seconds: best, GFLOPS: g, PeakFrac: g / peak, Kernel: cpu.Features(), Threads: cpu.Threads(), PeakGFLOP: peak}
+		res := gemmResult{M: m, K: k, N: n, Seconds: best, GFLOPS: g, PeakFrac: g / peak, Kernel: cpu.Features(), KernelSet: cpu.KernelSet(), Threads: cpu.Threads(), PeakGFLOP: peak}
 		if asJSON {
 			if err := json.NewEncoder(w).Encode(res); err != nil {
 				return err
