@@ -127,6 +127,12 @@ func sampleArgs(t *testing.T, c *cli.Command) (flags [][]string, args []string) 
 				if err := f.Validator([]string{"a", "b"}); v == "" && err != nil {
 					v = firstAccepted(err)
 				}
+				if v == "" {
+					v = flagSamples[f.Name]
+				}
+				if v == "" {
+					t.Fatalf("%s --%s: add a valid sample value to flagSamples", strings.Join(commandPath(c), " "), f.Name)
+				}
 			}
 		case *cli.StringFlag:
 			v = f.Value
@@ -152,6 +158,11 @@ func sampleArgs(t *testing.T, c *cli.Command) (flags [][]string, args []string) 
 		args = append(args, fmt.Sprintf("arg%d", i))
 	}
 	return flags, args
+}
+
+// flagSamples are valid values for flags whose validator takes a shape the sampler cannot guess.
+var flagSamples = map[string]string{
+	"method-param": "knn_kth.K=5",
 }
 
 // firstAccepted reads the first value a validator's "want one of A, B, ..." message names.
