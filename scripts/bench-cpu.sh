@@ -4,7 +4,17 @@
 # python3-torch, python3-torchvision, python3-pil and libopenblas0 (so that torch's BLAS is OpenBLAS). Writes raw JSON lines to ${OUT:-bench-out}/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-bench-out}
+# CPU=avx2 (or avx512) caps both sides to one x86 instruction set, so that an AVX-512 machine also
+# measures what an AVX2-only CPU gets: plp through PLP_CPU, PyTorch through ATEN_CPU_CAPABILITY (its own
+# kernels), OpenBLAS's Haswell (AVX2) or SkylakeX (AVX-512) kernels (its matmuls) and, for AVX2, oneDNN's
+# ISA cap (its convolutions). Unset, each side uses the best it finds.
+case ${CPU:-} in
+"") ;;
+avx2) export PLP_CPU=avx2 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell DNNL_MAX_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ;;
+avx512) export PLP_CPU=avx512 ATEN_CPU_CAPABILITY=avx512 OPENBLAS_CORETYPE=SkylakeX ;;
+*) echo "bench-cpu.sh: CPU=$CPU: want avx2 or avx512" >&2; exit 2 ;;
+esac
+out=${OUT:-bench-out${CPU:+-$CPU}}
 mkdir -p "$out"
 py=/usr/bin/python3
 # Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its Prescott (SSE3) kernels,
@@ -12,6 +22,7 @@ py=/usr/bin/python3
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 make -s build
 log() { echo "== $*" >&2; }
+log "plp kernels: $(bin/plp version | sed -n 's/^CPU kernels: //p'); PyTorch: ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-unset} OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-unset}"
 # ONLY=models (or gemm, probe, trainstep, decode, scores; several separated by commas) runs those parts alone.
 want() { [[ ${ONLY:-all} == all || ,${ONLY}, == *",$1,"* ]]; }
 
