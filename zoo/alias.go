@@ -114,3 +114,16 @@ func unknownModel(name string) error {
 	}
 	return fmt.Errorf("zoo: unknown model %q; did you mean one of %s?", name, strings.Join(hits, ", "))
 }
+
+// Canonical returns the registry name that name stands for: the name itself when registered, the one model
+// an alias names, or name unchanged (a config file, or nothing known). Store paths and reports use it, so
+// `--model ViT-B-16/openai` and `--model openclip_ViT-B-16/openai` find the same embeddings.
+func Canonical(name string) string {
+	if _, ok := Lookup(name); ok {
+		return name
+	}
+	if names := aliases()[name]; len(names) == 1 {
+		return names[0]
+	}
+	return name
+}

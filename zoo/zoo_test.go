@@ -338,3 +338,16 @@ func TestUnknownFamily(t *testing.T) {
 		t.Fatalf("RunManifest: %v", err)
 	}
 }
+
+func TestCanonical(t *testing.T) {
+	for in, want := range map[string]string{
+		"openclip_ViT-B-16/openai": "openclip_ViT-B-16/openai",
+		"ViT-B-16/openai":          "openclip_ViT-B-16/openai",
+		"zoo/testdata/x.json":      "zoo/testdata/x.json",
+		"no-such-model":            "no-such-model",
+	} {
+		if got := Canonical(in); got != want {
+			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"plp/spelling"
+	"plp/zoo"
 )
 
 // usageErr is a command line plp could not understand. It exits with status 2 and points at --help
@@ -114,6 +115,15 @@ func checkArgs(ctx context.Context, c *cli.Command) (context.Context, error) {
 		}
 		if hi == 0 {
 			return ctx, unknownCommand(c, c.Args().First())
+		}
+	}
+	// An alias of a registered model (open_clip's ViT-B-16/openai) is read as the registered name, so that
+	// every command finds the same store folders and reports the same name.
+	if lookupFlag(c, "model") != nil && c.IsSet("model") {
+		if m := c.String("model"); zoo.Canonical(m) != m {
+			if err := c.Set("model", zoo.Canonical(m)); err != nil {
+				return ctx, err
+			}
 		}
 	}
 	switch {

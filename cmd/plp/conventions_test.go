@@ -464,3 +464,31 @@ func TestAdversarialRefusesMoreThanItHas(t *testing.T) {
 		t.Errorf("adversarial --n 1000 on 20 images: err = %v", err)
 	}
 }
+
+// TestModelAliasSameStore: open_clip's spelling of a registered model reads and writes the same store folder
+// as the registry name.
+func TestModelAliasSameStore(t *testing.T) {
+	got, err := parseOnly([]string{"probe", "--embeds", "e", "--model", "ViT-B-16/openai", "--dataset", "d", "--out", "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Flags["model"] != "openclip_ViT-B-16/openai" {
+		t.Errorf("--model ViT-B-16/openai reads as %v", got.Flags["model"])
+	}
+}
+
+// TestProbeStoreHint: a dataset or model the store does not hold is answered with what it holds.
+func TestProbeStoreHint(t *testing.T) {
+	dir := t.TempDir()
+	writeBlobs(t, dir, "CIFAR10", "train", 20, 20, 10, 0, 1)
+	writeBlobs(t, dir, "CIFAR10", "test", 20, 20, 10, 0, 2)
+	for _, tc := range []struct{ dataset, model, want string }{
+		{"cifar10", "toy", "did you mean CIFAR10?"},
+		{"CIFAR10", "tyo", "did you mean toy?"},
+	} {
+		_, err := runApp(t, "probe", "--embeds", dir, "--model", tc.model, "--dataset", tc.dataset, "--out", filepath.Join(dir, "p"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("probe --dataset %s --model %s: err = %v, want %q", tc.dataset, tc.model, err, tc.want)
+		}
+	}
+}

@@ -93,7 +93,7 @@ func runProbe(c *Context) (err error) {
 	}
 	trainE, err := data.ReadEmbeddings(data.StorePath(embeds, dataset, model, "train"))
 	if err != nil {
-		return fmt.Errorf("reading train embeddings (run `plp embed` first): %w", err)
+		return fmt.Errorf("reading train embeddings (run `plp embed` first): %w%s", err, storeHint(embeds, dataset, model))
 	}
 	testE, err := data.ReadEmbeddings(data.StorePath(embeds, dataset, model, "test"))
 	if err != nil {
