@@ -47,6 +47,41 @@ type whitener struct {
 }
 
 func fitMDS(d *FitData, relative bool) (*MDS, error) {
+	cls, err := memoize(d, "mds/class", func() (*mdsClass, error) { return fitMDSClass(d) })
+	if err != nil {
+		return nil, err
+	}
+	m := &MDS{Relative: relative, dim: d.Dim, class: cls.w, means: cls.means, meanSq: cls.meanSq, nClasses: cls.n}
+	if relative {
+		D := d.Dim
+		n := len(d.Features) / D
+		whole := make([]float32, D)
+		for j, v := range cls.global {
+			whole[j] = float32(v)
+		}
+		all := make([]float32, n*D)
+		for i := 0; i < n; i++ {
+			for j := 0; j < D; j++ {
+				all[i*D+j] = d.Features[i*D+j] - whole[j]
+			}
+		}
+		if m.whole, err = newWhitener(all, n, D, cls.global); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// mdsClass is the class part of MDS, shared by mds and rmds.
+type mdsClass struct {
+	w      whitener
+	means  []float32
+	meanSq []float32
+	n      int
+	global []float64 // mean of all training features
+}
+
+func fitMDSClass(d *FitData) (*mdsClass, error) {
 	D, C := d.Dim, d.Classes
 	n := len(d.Features) / D
 	x := d.Features
@@ -77,39 +112,22 @@ func fitMDS(d *FitData, relative bool) (*MDS, error) {
 			centred[i*D+j] = v - mean[int(l)*D+j]
 		}
 	}
-	global := columnMean64(x, n, D)
-	m := &MDS{Relative: relative, dim: D, nClasses: len(present)}
+	cls := &mdsClass{global: columnMean64(x, n, D), n: len(present)}
 	var err error
-	if m.class, err = newWhitener(centred, n, D, global); err != nil {
+	if cls.w, err = newWhitener(centred, n, D, cls.global); err != nil {
 		return nil, err
 	}
-	m.means = make([]float32, len(present)*m.class.r)
+	cls.means = make([]float32, len(present)*cls.w.r)
 	cm := make([]float32, len(present)*D)
 	for k, c := range present {
 		copy(cm[k*D:(k+1)*D], mean[c*D:(c+1)*D])
 	}
-	m.class.apply(cm, len(present), D, m.means)
-	m.meanSq = make([]float32, len(present))
-	for k := range m.meanSq {
-		m.meanSq[k] = sqNorm32(m.means[k*m.class.r : (k+1)*m.class.r])
+	cls.w.apply(cm, len(present), D, cls.means)
+	cls.meanSq = make([]float32, len(present))
+	for k := range cls.meanSq {
+		cls.meanSq[k] = sqNorm32(cls.means[k*cls.w.r : (k+1)*cls.w.r])
 	}
-	if relative {
-		whole := make([]float32, D)
-		for j, v := range global {
-			whole[j] = float32(v)
-		}
-		all := make([]float32, n*D)
-		for i := 0; i < n; i++ {
-			for j := 0; j < D; j++ {
-				all[i*D+j] = x[i*D+j] - whole[j]
-			}
-		}
-		if m.whole, err = newWhitener(all, n, D, global); err != nil {
-			return nil, err
-		}
-		m.whole.center = whole
-	}
-	return m, nil
+	return cls, nil
 }
 
 // newWhitener fits sklearn's EmpiricalCovariance (assume_centered=False: the data's own float32 mean

@@ -47,6 +47,27 @@ type FitData struct {
 	Bias         []float32 // [Classes]
 	// ZeroShot marks Logits as CLIP cosine similarities to one text embedding per class.
 	ZeroShot bool
+
+	// memo keeps statistics that several methods fit identically (mds and rmds share the class
+	// covariance), so that a run computes them once. Fits on one FitData must not run concurrently, and
+	// its slices must not change between them.
+	memo map[string]any
+}
+
+// memoize returns the value stored under key, computing it with f the first time.
+func memoize[T any](d *FitData, key string, f func() (T, error)) (T, error) {
+	if v, ok := d.memo[key]; ok {
+		return v.(T), nil
+	}
+	v, err := f()
+	if err != nil {
+		return v, err
+	}
+	if d.memo == nil {
+		d.memo = map[string]any{}
+	}
+	d.memo[key] = v
+	return v, nil
 }
 
 // Batch holds the samples to score: features [n, Dim] and logits [n, Classes], as the method needs.
