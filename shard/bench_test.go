@@ -17,7 +17,7 @@ import (
 	"plp/zoo"
 )
 
-var benchRepeat = flag.Int("shard-repeat", 2, "BenchmarkShardOverhead's split is the fake CIFAR-10 train split this many times over")
+var benchRepeat = flag.Int("shard-repeat", 4, "BenchmarkShardOverhead's split is the fake CIFAR-10 train split this many times over")
 
 // repeated is a dataset's samples k times over, under distinct paths.
 type repeated struct {
@@ -57,7 +57,7 @@ func benchEncoder(b *testing.B) (data.Encoder, imaging.Transform) {
 	return enc, tr
 }
 
-// BenchmarkShardOverhead embeds a split (the fake CIFAR-10 train images twice over, 200 samples, in
+// BenchmarkShardOverhead embeds a split (the fake CIFAR-10 train images four times over, 400 samples, in
 // batches of 8, with benchEncoder's ViT) as plp embed does, once unsharded (checkpointed run, store
 // written) and once as N tasks run one after another and merged, alternating the two within every
 // iteration so that drifting machine speed hits both alike. It reports the medians over the iterations of
