@@ -243,6 +243,11 @@ func (s *Server) handleImages(w http.ResponseWriter, r *http.Request, embed bool
 		s.fail(w, errorf(http.StatusServiceUnavailable, "not_ready", "the model is still loading"))
 		return
 	}
+	if err := s.enter(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer s.leave()
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.RequestTimeout)
 	defer cancel()
 	r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes)

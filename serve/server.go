@@ -91,7 +91,8 @@ type Server struct {
 	met     *metrics
 	handler http.Handler
 
-	mu       sync.Mutex // guards admitted, closed and sends on queue
+	mu       sync.Mutex // guards requests, admitted, closed and sends on queue
+	requests int        // image requests being read or answered
 	admitted int
 	closed   bool
 	queue    chan *item
@@ -174,6 +175,24 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	<-s.done
+}
+
+// enter counts a request in before its body is read, so that at most MaxQueue bodies are held in memory
+// at once; more get 429.
+func (s *Server) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.requests >= s.opt.MaxQueue {
+		return errorf(http.StatusTooManyRequests, "queue_full", "too many requests in flight (%d): retry later", s.opt.MaxQueue)
+	}
+	s.requests++
+	return nil
+}
+
+func (s *Server) leave() {
+	s.mu.Lock()
+	s.requests--
+	s.mu.Unlock()
 }
 
 // admit reserves n queue places, or fails with 429 when the queue is full or 503 when closing.
