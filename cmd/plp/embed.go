@@ -21,6 +21,7 @@ import (
 
 	"plp/data"
 	"plp/imaging"
+	"plp/shard"
 	"plp/tensor"
 	"plp/weights"
 	"plp/zoo"
@@ -40,7 +41,9 @@ func init() {
 			Description: `Writes OUT/<dataset>/<model>/<split>.safetensors with embeddings [N,D] float32, labels [N] int64 and
 the split's mean and unbiased std [D], plus metadata (model, weights sha256, transform, dataset root,
 count, embedding kind, skipped images, plp version). <model> is the registry name with "/" replaced by
-"_", or the config file's stem; a dataset given as a folder is named by the folder.
+"_", or the config file's stem; a dataset given as a folder is named by the folder. Several --dataset
+values (CIFAR10,CIFAR100 or the flag repeated) are embedded one after the other with one model load, as
+gen_embeds.py --dataset A B does; every output is checked before the first image is read.
 
 Stored feature: the pre-projection feature for models with a projection (CLIP: image_embed_preproj, as
 the paper stores), the tower's output otherwise; metadata "embedding" says which (preproj or embed).
@@ -76,7 +79,8 @@ writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensor
 				&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or path of an open_clip_config.json, open_clip model config or fixture manifest"},
 				&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (.safetensors, .bin, .pt, .pth)"},
 				&cli.BoolFlag{Name: "random-weights", Usage: "use seeded random weights instead of a checkpoint (tests and demos only)"},
-				&cli.StringFlag{Name: "dataset", Required: true, Usage: "dataset `NAME` (" + strings.Join(data.Names, " ") + ") or an image folder path"},
+				&cli.StringSliceFlag{Name: "dataset", Required: true, Usage: "dataset `NAME` (" + strings.Join(data.Names, " ") + ") or an image folder path; " +
+					"several (a comma list, or the flag repeated) are embedded in turn with one model load, as gen_embeds.py --dataset A B"},
 				&cli.StringFlag{Name: "data-root", Usage: "`DIR` holding the datasets (default $" + data.EnvDataRoot + ")"},
 				&cli.StringFlag{Name: "split", Value: "train,test", Usage: "comma-separated `SPLITS` (train, test)"},
 				&cli.StringFlag{Name: "out", Required: true, Usage: "embedding store `DIR`"},
@@ -125,47 +129,17 @@ func embed(c *Context) (err error) {
 	if sharded && c.Bool("knn") {
 		return fmt.Errorf("embed: --knn needs whole splits, a shard task has only part of them: run plp merge once all tasks are done, then plp embed --resume --knn with the same flags")
 	}
-	dataset := c.String("dataset")
-	dsName := dataset
-	if !slices.Contains(data.Names, dataset) {
-		if err := data.CheckName(dataset); err != nil {
-			return fmt.Errorf("embed: %w", err)
-		}
-		dsName = filepath.Base(filepath.Clean(dataset))
-	}
-
-	roots := map[string]string{}
-	for _, split := range splits {
-		if roots[split], err = data.Resolve(dataset, c.String("data-root"), split); err != nil {
-			return fmt.Errorf("embed: %w", err)
-		}
-	}
-	if len(splits) == 2 && roots["train"] == roots["test"] && !slices.Contains(data.Names, dataset) {
-		return fmt.Errorf("embed: %s has no train/ and test/ (or val/) sub-folders, so it is a single split; embedding it as "+
-			"both would let a probe be evaluated on its own training data: pass --split test (an OOD or test set) or --split train", dataset)
-	}
-	if c.Bool("knn") {
-		for _, s := range []string{"train", "test"} {
-			p := data.StorePath(c.String("out"), dsName, c.String("model"), s)
-			if _, err := os.Stat(p); err != nil && !slices.Contains(splits, s) {
-				return fmt.Errorf("embed: --knn needs the train and test splits: %s is not in the store; add %s to --split", p, s)
-			}
-		}
-	}
 	if c.Bool("resume") && c.Bool("overwrite") {
 		return fmt.Errorf("embed: --resume keeps finished work and --overwrite replaces it: pass one")
 	}
-	// A shard task's output is its shard file, which shard.Run checks; the split is plp merge's to write.
-	if !c.Bool("resume") && !sharded {
-		var outs []string
-		for _, split := range splits {
-			outs = append(outs, data.StorePath(c.String("out"), dsName, c.String("model"), split))
-		}
-		if c.Bool("knn") {
-			outs = append(outs, filepath.Join(filepath.Dir(outs[0]), "knn.safetensors"))
-		}
-		if err := refuseExisting(c, outs...); err != nil {
-			return fmt.Errorf("embed: %w (or --resume to keep finished splits)", err)
+	datasets := c.StringSlice("dataset")
+	if len(datasets) > 1 && sharded {
+		return fmt.Errorf("embed: a shard task embeds one --dataset; run one job per dataset")
+	}
+	dsNames := make([]string, len(datasets))
+	for i, dataset := range datasets {
+		if dsNames[i], err = checkEmbedTarget(c, dataset, splits, sharded); err != nil {
+			return err
 		}
 	}
 
@@ -201,6 +175,30 @@ func embed(c *Context) (err error) {
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	for i, dataset := range datasets {
+		if err := embedTarget(c, ctx, dataset, dsNames[i], splits, embedRun{spec: spec, wid: wid, wpath: wpath, tr: tr, enc: enc,
+			policy: policy, task: task, sharded: sharded}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// embedRun is what every --dataset of one plp embed call shares: the model and the run's settings.
+type embedRun struct {
+	spec    *zoo.Spec
+	wid     string
+	wpath   string
+	tr      imaging.Transform
+	enc     *data.ModelEncoder
+	policy  data.ErrorPolicy
+	task    shard.Task
+	sharded bool
+}
+
+// embedTarget embeds the splits of one dataset (and, with --knn, classifies its test split).
+func embedTarget(c *Context, ctx context.Context, dataset, dsName string, splits []string, r embedRun) error {
+	spec, wid, wpath, tr, enc, policy, task, sharded := r.spec, r.wid, r.wpath, r.tr, r.enc, r.policy, r.task, r.sharded
 	out := c.Root().Writer
 	results := map[string]*data.Embeddings{}
 	var classes int
@@ -296,6 +294,50 @@ func embed(c *Context) (err error) {
 		return embedKNN(c, results, classes, dsName)
 	}
 	return nil
+}
+
+// checkEmbedTarget checks one --dataset before any work starts and returns its store name.
+func checkEmbedTarget(c *Context, dataset string, splits []string, sharded bool) (dsName string, err error) {
+	dsName = dataset
+	if !slices.Contains(data.Names, dataset) {
+		if err := data.CheckName(dataset); err != nil {
+			return "", fmt.Errorf("embed: %w", err)
+		}
+		dsName = filepath.Base(filepath.Clean(dataset))
+	}
+
+	roots := map[string]string{}
+	for _, split := range splits {
+		if roots[split], err = data.Resolve(dataset, c.String("data-root"), split); err != nil {
+			return "", fmt.Errorf("embed: %w", err)
+		}
+	}
+	if len(splits) == 2 && roots["train"] == roots["test"] && !slices.Contains(data.Names, dataset) {
+		return "", fmt.Errorf("embed: %s has no train/ and test/ (or val/) sub-folders, so it is a single split; embedding it as "+
+			"both would let a probe be evaluated on its own training data: pass --split test (an OOD or test set) or --split train", dataset)
+	}
+	if c.Bool("knn") {
+		for _, s := range []string{"train", "test"} {
+			p := data.StorePath(c.String("out"), dsName, c.String("model"), s)
+			if _, err := os.Stat(p); err != nil && !slices.Contains(splits, s) {
+				return "", fmt.Errorf("embed: --knn needs the train and test splits: %s is not in the store; add %s to --split", p, s)
+			}
+		}
+	}
+	// A shard task's output is its shard file, which shard.Run checks; the split is plp merge's to write.
+	if !c.Bool("resume") && !sharded {
+		var outs []string
+		for _, split := range splits {
+			outs = append(outs, data.StorePath(c.String("out"), dsName, c.String("model"), split))
+		}
+		if c.Bool("knn") {
+			outs = append(outs, filepath.Join(filepath.Dir(outs[0]), "knn.safetensors"))
+		}
+		if err := refuseExisting(c, outs...); err != nil {
+			return "", fmt.Errorf("embed: %w (or --resume to keep finished splits)", err)
+		}
+	}
+	return dsName, nil
 }
 
 // embedKNN classifies the test split by its neighbours in the train split, reading a split this run did
