@@ -16,7 +16,11 @@ var neonKernel = &microKernel{
 }
 
 // neonSet is the Advanced SIMD (NEON) set, part of every ARMv8-A core, so no feature test guards it.
-var neonSet = &kernelSet{name: "neon", gemm: neonKernel}
+var neonSet = &kernelSet{
+	name: "neon", gemm: neonKernel,
+	dot: dotNEON, axpy: axpyNEON, scale: scaleNEON, sum: sumNEON, maxVal: maxValNEON,
+	expSub: expSubNEON, gelu: geluNEON, quickGelu: quickGeluNEON, layerNorm: layerNormNEON,
+}
 
 // cpuKernelSets returns the NEON set.
 func cpuKernelSets() []*kernelSet { return []*kernelSet{neonSet} }

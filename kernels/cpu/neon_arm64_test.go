@@ -1,0 +1,131 @@
+//go:build !purego
+
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// sameBits reports whether a and b are the same float32, every NaN counting as one value.
+func sameBits(a, b float32) bool {
+	if a != a || b != b {
+		return a != a && b != b
+	}
+	return math.Float32bits(a) == math.Float32bits(b)
+}
+
+// neonInputs returns n values: a dense sweep of [lo, hi], then the special values, then random ones,
+// starting one element into their backing array.
+func neonInputs(rng *rand.Rand, n int, lo, hi float64) []float32 {
+	inf := math.Inf(1)
+	special := []float64{0, math.Copysign(0, -1), inf, -inf, math.NaN(), 1e-40, -1e-40, 1e-45, 0x1p-126,
+		-0x1p-126, math.MaxFloat32, -math.MaxFloat32, 88.72, 88.73, 89, -87.4, -103.2, -103.3, -104, -105}
+	x := make([]float32, n+1)[1:]
+	sweep := n / 2
+	for i := range sweep {
+		x[i] = float32(lo + (hi-lo)*float64(i)/float64(max(sweep-1, 1)))
+	}
+	for i := sweep; i < n; i++ {
+		if j := i - sweep; j < len(special) {
+			x[i] = float32(special[j])
+		} else {
+			x[i] = float32(rng.NormFloat64() * 4)
+		}
+	}
+	return x
+}
+
+// TestNEONVectorKernelsBitwise holds each NEON vector kernel to its Go twin bit for bit over every
+// length up to 80 (each way the tail can fall) and long rows, on sweeps through the ranges where exp
+// and GELU change branch, on infinities, NaN, zeros of both signs and subnormals.
+func TestNEONVectorKernelsBitwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	var sizes []int
+	for n := 0; n <= 80; n++ {
+		sizes = append(sizes, n)
+	}
+	sizes = append(sizes, 257, 1031, 4099)
+	check := func(name string, n int, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if !sameBits(got[i], want[i]) {
+				t.Fatalf("%s n=%d: [%d] = %g (%#x), Go twin %g (%#x)", name, n, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+			}
+		}
+	}
+	for _, n := range sizes {
+		for _, r := range []struct{ lo, hi float64 }{{-110, 95}, {-12, 12}, {-0.01, 0.01}} {
+			x := neonInputs(rng, n, r.lo, r.hi)
+			want, got := make([]float32, n), make([]float32, n)
+
+			geluGo(want, x)
+			geluNEON(got, x)
+			check("Gelu", n, got, want)
+			quickGeluGo(want, x)
+			quickGeluNEON(got, x)
+			check("QuickGelu", n, got, want)
+			const m = 0.75
+			ws, gs := expSubGo(want, x, m), expSubNEON(got, x, m)
+			check("ExpSub", n, append(got, gs), append(want, ws))
+
+			// The reductions and LayerNorm on finite inputs, where their sums are.
+			y := randVec(rng, n, 2)
+			f := make([]float32, n)
+			for i, v := range x {
+				if math.IsInf(float64(v), 0) || v != v || math.Abs(float64(v)) > 1e30 {
+					v = float32(i % 7)
+				}
+				f[i] = v
+			}
+			check("Dot", n, []float32{dotNEON(f, y)}, []float32{dotGo(f, y)})
+			check("Sum", n, []float32{sumNEON(f)}, []float32{sumGo(f)})
+			check("MaxVal", n, []float32{maxValNEON(x)}, []float32{maxValGo(x)})
+			wy, gy := append([]float32(nil), y...), append([]float32(nil), y...)
+			axpyGo(-1.25, f, wy)
+			axpyNEON(-1.25, f, gy)
+			check("Axpy", n, gy, wy)
+			copy(want, x)
+			copy(got, x)
+			scaleGo(0.3, want)
+			scaleNEON(0.3, got)
+			check("Scale", n, got, want)
+			if n > 0 {
+				w, b := randVec(rng, n, 1), randVec(rng, n, 1)
+				for _, off := range []float32{0, 1000} {
+					g := make([]float32, n)
+					for i, v := range f {
+						g[i] = v + off
+					}
+					layerNormGo(want, g, w, b, 1e-5)
+					layerNormNEON(got, g, w, b, 1e-5)
+					check("LayerNorm", n, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestNEONMaxValSignedZero checks that a largest value of zero has the sign of the first zero, as in
+// the Go twin, whichever lane the zeros fall in.
+func TestNEONMaxValSignedZero(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	for n := 1; n <= 12; n++ {
+		for first := range n {
+			for _, z := range []float32{0, negZero} {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = -1
+				}
+				x[first] = z
+				for i := first + 1; i < n; i += 2 {
+					x[i] = -z
+				}
+				if got, want := maxValNEON(x), maxValGo(x); !sameBits(got, want) {
+					t.Fatalf("%v: MaxVal = %g (%#x), want %g (%#x)", x, got, math.Float32bits(got), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}
