@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -137,6 +138,77 @@ func TestOpenOODMethods(t *testing.T) {
 				}
 				if math.Abs(100*auroc-wm.AUROC) > 1e-3 || math.Abs(100*fpr-wm.FPR95) > 1e-3 {
 					t.Errorf("%s: AUROC %.6f FPR95 %.6f, want %.6f %.6f", set, 100*auroc, 100*fpr, wm.AUROC, wm.FPR95)
+				}
+			}
+		})
+	}
+}
+
+// TestPostHocExtra checks the settings that openood_scores.safetensors lacks against
+// posthoc_extra.safetensors (gen_posthoc_extra.py: OpenOOD's postprocessors for ash_p, ash_s, she's
+// other metrics and fdbd without the distance normaliser; the MCM authors' score): scores to 1e-5
+// relative, and AUROC/FPR95 to 1e-3 of those of the reference scores.
+func TestPostHocExtra(t *testing.T) {
+	ref := openTensors(t, "posthoc_extra.safetensors")
+	fit, in := fixtureFit(t)
+	zs := openTensors(t, "zeroshot.safetensors")
+	zsFit := &FitData{Dim: 48, Classes: classes, Features: fit.Features, Labels: fit.Labels, ZeroShot: true,
+		Logits: zs.f32("zs_logits/train_features")}
+	batch := map[string]Batch{}
+	for key, set := range map[string]struct{ x, zs string }{"id": {"test", "test_features"}, "near": {"near", "test_features_ood_near"}, "far": {"far", "test_features_ood_far"}} {
+		batch[key] = Batch{Features: in.f32(set.x + "_x"), Logits: in.f32(set.x + "_logits")}
+		batch["zs/"+key] = Batch{Logits: zs.f32("zs_logits/" + set.zs)}
+	}
+	settings := map[string]bool{}
+	for _, name := range ref.st.Names() {
+		settings[name[:strings.LastIndex(name, "/")]] = true
+	}
+	if len(settings) != 9 {
+		t.Errorf("%d settings in posthoc_extra.safetensors, want 9", len(settings))
+	}
+	for setting := range settings {
+		t.Run(setting, func(t *testing.T) {
+			name, rest, _ := strings.Cut(strings.TrimSuffix(setting, "]"), "[")
+			values := map[string]string{}
+			for _, kv := range strings.Split(rest, ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				values[k] = v
+			}
+			m, err := LookupMethod(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := m.NewSetting(values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, prefix := fit, ""
+			if m.Needs&NeedZeroShot != 0 {
+				d, prefix = zsFit, "zs/"
+			}
+			det, err := s.Fit(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]float64{}
+			for _, key := range []string{"id", "near", "far"} {
+				if got[key], err = det.Score(batch[prefix+key]); err != nil {
+					t.Fatal(err)
+				}
+				want := ref.f64(setting + "/" + key)
+				checkScores(t, setting+"/"+key, got[key], want, 1e-5, 0)
+			}
+			for _, set := range []string{"near", "far"} {
+				g, err := Compute(got["id"], got[set])
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, err := Compute(ref.f64(setting+"/id"), ref.f64(setting+"/"+set))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Abs(g.AUROC-w.AUROC) > 1e-3 || math.Abs(g.FPR95-w.FPR95) > 1e-3 {
+					t.Errorf("%s: AUROC %.6f FPR95 %.6f, want %.6f %.6f", set, g.AUROC, g.FPR95, w.AUROC, w.FPR95)
 				}
 			}
 		})
