@@ -40,7 +40,7 @@ func TestConvertRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.safetensors")
 			args := append([]string{"convert"}, tc.args...)
-			msg, err := inspectRun(t, append(args, filepath.Join(convertDir, tc.in), out)...)
+			msg, err := runApp(t, append(args, filepath.Join(convertDir, tc.in), out)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +104,7 @@ func TestConvertErrors(t *testing.T) {
 		if tc.want == "" {
 			continue
 		}
-		_, err := inspectRun(t, append([]string{"convert"}, tc.args...)...)
+		_, err := runApp(t, append([]string{"convert"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("convert %v: error %v, want %q", tc.args, err, tc.want)
 		}

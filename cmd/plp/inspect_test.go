@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,23 +9,12 @@ import (
 	"testing"
 )
 
-// inspectRun runs the app with args and returns what it printed.
-func inspectRun(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	app.ErrWriter = &out
-	err := app.Run(context.Background(), append([]string{"plp"}, args...))
-	return out.String(), err
-}
-
 // testdata/tiny.safetensors holds, in file order, b.weight F32 [2 2], a.ids I64 [3] and scale F16
 // [], with metadata format=pt, note=tiny.
 const inspectTiny = "testdata/tiny.safetensors"
 
 func TestInspectTable(t *testing.T) {
-	out, err := inspectRun(t, "inspect", inspectTiny)
+	out, err := runApp(t, "inspect", inspectTiny)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +41,7 @@ func TestInspectTable(t *testing.T) {
 }
 
 func TestInspectJSON(t *testing.T) {
-	out, err := inspectRun(t, "inspect", "--json", inspectTiny, inspectTiny)
+	out, err := runApp(t, "inspect", "--json", inspectTiny, inspectTiny)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +95,7 @@ func TestInspectErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := inspectRun(t, tc.args...)
+			_, err := runApp(t, tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}

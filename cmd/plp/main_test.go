@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -16,4 +19,14 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// runCLI runs plp's command line in this process as main does (argument normalisation included), with
+// stdin as standard input, and returns standard output and standard error.
+func runCLI(stdin string, args ...string) (stdout, stderr string, err error) {
+	app := newApp()
+	var out, errb bytes.Buffer
+	app.Writer, app.ErrWriter, app.Reader = &out, &errb, strings.NewReader(stdin)
+	err = app.Run(context.Background(), normalizeArgs(app, append([]string{"plp"}, args...)))
+	return out.String(), errb.String(), err
 }

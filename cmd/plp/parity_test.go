@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -19,17 +17,14 @@ const fixtureDir = "../../zoo/testdata/"
 
 var fixtures = []string{"openclip_vit_quickgelu", "openclip_vit_gelu", "openclip_vit_f16"}
 
-// runPLP runs the CLI with args and returns its standard output and error.
+// runPLP runs the CLI with args and returns its standard output and error; standard error goes to the log.
 func runPLP(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	app := newApp()
-	var out, errOut bytes.Buffer
-	app.Writer, app.ErrWriter = &out, &errOut
-	err := app.Run(context.Background(), append([]string{"plp"}, args...))
-	if errOut.Len() > 0 {
-		t.Logf("stderr: %s", errOut.String())
+	out, errs, err := runCLI("", args...)
+	if errs != "" {
+		t.Logf("stderr: %s", errs)
 	}
-	return out.String(), err
+	return out, err
 }
 
 type parityRow struct {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"io"
 	"math"
 	"os"
@@ -22,7 +21,7 @@ func TestPreprocessMatchesReference(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.safetensors")
 	imgs := []string{"testdata/preprocess/cifar_32x32.png", "testdata/preprocess/tall_7x300.png"}
-	if _, err := preprocessRun(t, append([]string{"preprocess", "--transform", "clip224", "--out", out}, imgs...)...); err != nil {
+	if _, err := runApp(t, append([]string{"preprocess", "--transform", "clip224", "--out", out}, imgs...)...); err != nil {
 		t.Fatal(err)
 	}
 	got, err := weights.OpenSafetensors(out)
@@ -90,7 +89,7 @@ func TestPreprocessErrors(t *testing.T) {
 		{[]string{"preprocess", "--out", out, filepath.Join(dir, "missing.png")}, "missing.png"},
 	}
 	for _, c := range cases {
-		_, err := preprocessRun(t, c.args...)
+		_, err := runApp(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
 		}
@@ -124,15 +123,4 @@ func openGzipSafetensors(t *testing.T, path, dir string) *weights.Safetensors {
 		t.Fatal(err)
 	}
 	return st
-}
-
-// preprocessRun runs the app with args and returns what it printed.
-func preprocessRun(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	app.ErrWriter = &out
-	err := app.Run(context.Background(), append([]string{"plp"}, args...))
-	return out.String(), err
 }

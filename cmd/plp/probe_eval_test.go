@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -42,13 +40,11 @@ func writeBlobs(t *testing.T, dir, dataset, split string, n, d, classes, first i
 	}
 }
 
+// runApp runs the CLI with args and returns its standard output followed by its standard error.
 func runApp(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	app := newApp()
-	app.Writer, app.ErrWriter = &out, &errb
-	err := app.Run(context.Background(), append([]string{"plp"}, args...))
-	return out.String() + errb.String(), err
+	out, errs, err := runCLI("", args...)
+	return out + errs, err
 }
 
 func TestProbeThenEval(t *testing.T) {

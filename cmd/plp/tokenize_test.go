@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"slices"
@@ -36,13 +34,8 @@ func loadTokenizeCases(t *testing.T) []tokenizeCase {
 // tokenizeRun runs the CLI with the given arguments and standard input and returns its output.
 func tokenizeRun(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	app.ErrWriter = &out
-	app.Reader = strings.NewReader(stdin)
-	err := app.Run(context.Background(), append([]string{"plp"}, args...))
-	return out.String(), err
+	out, errs, err := runCLI(stdin, args...)
+	return out + errs, err
 }
 
 // tokenizeRows reads one JSON id array per line.
