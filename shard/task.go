@@ -4,7 +4,7 @@
 // Task I of N embeds a contiguous range of every split. Ranges are whole batches, so every forward pass
 // sees exactly the images it sees in an unsharded run, and they depend only on the number of samples, the
 // batch size and N, so every machine computes the same plan without talking to the others. A task writes
-// its shard file atomically next to the split (<split>.shards/I-of-N.safetensors) and checkpoints its
+// its shard file atomically next to the split (<split>.shards/0000I-of-0000N.safetensors) and checkpoints its
 // progress beside it, so that a task the scheduler kills and restarts continues where it stopped. Merge
 // checks that every shard is there and was made by the same run, and writes <split>.safetensors with the
 // rows in dataset order and the statistics computed over the whole split as an unsharded run does.
