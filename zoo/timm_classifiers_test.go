@@ -42,3 +42,23 @@ func TestTimmIN1KClassifiers(t *testing.T) {
 		}
 	}
 }
+
+// TestPaperLoadsTimmModels checks the registry against the paper's load_backbone and timm_utils.py:
+// every timm model of its lists is preprocessed with plain224, and the iBOT names fetch the
+// checkpoints it downloads.
+func TestPaperLoadsTimmModels(t *testing.T) {
+	for _, n := range []string{"timm_vit_small_patch16_224", "timm_vit_base_patch16_224", "timm_vit_large_patch16_224",
+		"timm_vit_large_patch16_224_in21k", "timm_vit_huge_patch14_224_in21k", "timm_resnet50", "timm_convnext_base_in22k"} {
+		if s, ok := Lookup(n); !ok || s.Preprocess.Transform != "plain224" {
+			t.Errorf("%s: preprocess %+v, want plain224", n, s.Preprocess)
+		}
+	}
+	for n, url := range map[string]string{
+		"ibot_vit_large":       "vitl_16_rand_mask/checkpoint_teacher.pth",
+		"ibot_vit_large_in21k": "vitl_16_pt22k/checkpoint_student.pth",
+	} {
+		if s, ok := Lookup(n); !ok || !strings.HasSuffix(s.Checkpoint.URL, url) || !strings.HasSuffix(url, s.Checkpoint.Files[0]) {
+			t.Errorf("%s: checkpoint %+v, want %s", n, s.Checkpoint, url)
+		}
+	}
+}

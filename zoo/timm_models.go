@@ -86,19 +86,21 @@ func init() {
 	const mae, msn, ibot = "https://dl.fbaipublicfiles.com/mae/pretrain/", "https://dl.fbaipublicfiles.com/msn/",
 		"https://lf3-nlp-opensource.bytetos.com/obj/nlp-opensource/archive/2022/ibot/"
 	register(
-		// timm classifiers (ImageNet-21k pretraining, ImageNet-1k fine-tuning unless the name says in21k).
+		// timm classifiers (ImageNet-21k pretraining, ImageNet-1k fine-tuning unless the name says in21k),
+		// preprocessed as the paper's load_backbone does every timm model: plain224 (a bicubic squash to 224
+		// with ImageNet statistics), not timm's own crop_pct 0.9 with mean = std = 0.5 (--transform timm_vit).
 		timmSpec("timm_vit_small_patch16_224", "vit_small_patch16_224", "augreg_in21k_ft_in1k",
-			&TimmConfig{ViT: vitCfg(16, 384, 12, 6, "token", 1000), Keys: timmKeys}, true,
+			&TimmConfig{ViT: vitCfg(16, 384, 12, 6, "token", 1000), Keys: timmKeys}, false,
 			"timm/vit_small_patch16_224.augreg_in21k_ft_in1k", timmHubFiles, ""),
-		timmSpec("timm_vit_base_patch16_224", "vit_base_patch16_224", "augreg2_in21k_ft_in1k", vb(1000), true,
+		timmSpec("timm_vit_base_patch16_224", "vit_base_patch16_224", "augreg2_in21k_ft_in1k", vb(1000), false,
 			"timm/vit_base_patch16_224.augreg2_in21k_ft_in1k", timmHubFiles, ""),
-		timmSpec("timm_vit_large_patch16_224", "vit_large_patch16_224", "augreg_in21k_ft_in1k", vl(1000), true,
+		timmSpec("timm_vit_large_patch16_224", "vit_large_patch16_224", "augreg_in21k_ft_in1k", vl(1000), false,
 			"timm/vit_large_patch16_224.augreg_in21k_ft_in1k", timmHubFiles, ""),
-		timmSpec("timm_vit_large_patch16_224_in21k", "vit_large_patch16_224", "augreg_in21k", vl(21843), true,
+		timmSpec("timm_vit_large_patch16_224_in21k", "vit_large_patch16_224", "augreg_in21k", vl(21843), false,
 			"timm/vit_large_patch16_224.augreg_in21k", timmHubFiles, ""),
 		// The original ImageNet-21k ViT-H/14 has a zeroed classifier, which timm's hub copy omits.
 		timmSpec("timm_vit_huge_patch14_224_in21k", "vit_huge_patch14_224", "orig_in21k",
-			&TimmConfig{ViT: vitCfg(14, 1280, 32, 16, "token", 0), Keys: timmKeys}, true,
+			&TimmConfig{ViT: vitCfg(14, 1280, 32, 16, "token", 0), Keys: timmKeys}, false,
 			"timm/vit_huge_patch14_224.orig_in21k", timmHubFiles, ""),
 		timmSpec("timm_resnet50", "resnet50", "a1_in1k", &TimmConfig{ResNet: &r50, Keys: timmKeys}, false,
 			"timm/resnet50.a1_in1k", timmHubFiles, ""),
@@ -134,10 +136,12 @@ func init() {
 			"", []string{"mae_pretrain_vit_huge.pth"}, mae+"mae_pretrain_vit_huge.pth"),
 		timmSpec("msn_vit_base", "deit_base_p16", "msn_600ep", &TimmConfig{ViT: vitCfg(16, 768, 12, 12, "token", 0), Keys: msnKeys}, false,
 			"", []string{"vitb16_600ep.pth.tar"}, msn+"vitb16_600ep.pth.tar"),
-		timmSpec("ibot_vit_large", "vit_large", "ibot_in1k", &TimmConfig{ViT: vitCfg(16, 1024, 24, 16, "token", 0), Keys: ibotKeys}, false,
-			"", []string{"checkpoint_teacher.pth"}, ibot+"vitl_16/checkpoint_teacher.pth"),
-		timmSpec("ibot_vit_large_in21k", "vit_large", "ibot_in22k_rand_mask", &TimmConfig{ViT: vitCfg(16, 1024, 24, 16, "token", 0), Keys: ibotKeys}, false,
+		// The checkpoints the paper's timm_utils.py downloads: the ImageNet-1k ViT-L/16 teacher trained with
+		// random masking, and the ImageNet-22k ViT-L/16 student.
+		timmSpec("ibot_vit_large", "vit_large", "ibot_in1k_rand_mask", &TimmConfig{ViT: vitCfg(16, 1024, 24, 16, "token", 0), Keys: ibotKeys}, false,
 			"", []string{"checkpoint_teacher.pth"}, ibot+"vitl_16_rand_mask/checkpoint_teacher.pth"),
+		timmSpec("ibot_vit_large_in21k", "vit_large", "ibot_in22k_student", &TimmConfig{ViT: vitCfg(16, 1024, 24, 16, "token", 0), Keys: ibotKeys}, false,
+			"", []string{"checkpoint_student.pth"}, ibot+"vitl_16_pt22k/checkpoint_student.pth"),
 		// BEiT-L/16 pretrained and fine-tuned on ImageNet-22k, built as a real Beit: relative position bias
 		// per block, layer scale, q/v biases, mean pooling + fc_norm. The paper's code instead loads these
 		// weights into a plain timm ViT with strict=False, which silently skips the relative position
