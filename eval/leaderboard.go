@@ -141,9 +141,33 @@ func WriteLeaderboard(w io.Writer, records []Record) error {
 			}
 			sb.WriteString("\n")
 		}
+		if note := reluNote(groups[id]); note != "" {
+			sb.WriteString("\n" + note + "\n")
+		}
 	}
 	_, err := io.WriteString(w, sb.String())
 	return err
+}
+
+// reluNote warns, when records of methods that assume post-ReLU features are present, that CLIP-style
+// embeddings break that assumption.
+func reluNote(records []Record) string {
+	var names []string
+	for _, r := range records {
+		if m, err := LookupMethod(r.Method); err == nil && m.ReLU && !slices.Contains(names, m.Name) {
+			names = append(names, m.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	verb := " assume"
+	if len(names) == 1 {
+		verb = " assumes"
+	}
+	return "Note: " + strings.Join(names, ", ") + verb + " non-negative (post-ReLU) features, as the penultimate layer of " +
+		"a ResNet has; CLIP embeddings and their standardised form take negative values, so these scores are " +
+		"computed as published but their premise does not hold here."
 }
 
 // PlotLeaderboard draws a horizontal bar per method label of one ID set's records with its mean AUROC

@@ -33,6 +33,16 @@ func TestWriteLeaderboard(t *testing.T) {
 	if got != want {
 		t.Errorf("leaderboard:\n%s\nwant:\n%s", got, want)
 	}
+	if strings.Contains(got, "post-ReLU") {
+		t.Error("the ReLU note appears without ReLU methods")
+	}
+	sb.Reset()
+	if err := WriteLeaderboard(&sb, append(recs, Record{ID: "C10", OOD: "C100", Method: "react", Params: map[string]float64{"percentile": 90}})); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sb.String(), "Note: react assumes non-negative (post-ReLU) features") {
+		t.Errorf("no ReLU note with react:\n%s", sb.String())
+	}
 	recs = append(recs, recs[0])
 	if err := WriteLeaderboard(&sb, recs); err == nil {
 		t.Error("two records for one cell were accepted")
