@@ -27,12 +27,18 @@ log "plp kernels: $(bin/plp version | sed -n 's/^CPU kernels: //p'); PyTorch: AT
 want() { [[ ${ONLY:-all} == all || ,${ONLY}, == *",$1,"* ]]; }
 
 if want gemm; then
-log "SGEMM"
-bin/plp bench gemm --json --iters 5 | tee "$out/gemm_plp.jsonl"
-for s in 3152x768x2304 3152x768x768 3152x3072x768 3152x768x3072 4112x1024x4096; do
-  IFS=x read -r m k n <<<"$s"
-  $py scripts/torch_bench.py gemm --m "$m" --k "$k" --n "$n" --repeats 5
-done | tee "$out/gemm_torch.jsonl"
+log "SGEMM, ${ROUNDS:-3} alternating rounds"
+# plp and PyTorch alternate shape by shape, as the models do below, so that drifts in the machine's speed
+# hit both sides alike.
+: >"$out/gemm_plp.jsonl"
+: >"$out/gemm_torch.jsonl"
+for round in $(seq "${ROUNDS:-3}"); do
+  for s in 3152x768x2304 3152x768x768 3152x3072x768 3152x768x3072 4112x1024x4096; do
+    IFS=x read -r m k n <<<"$s"
+    bin/plp bench gemm --json --iters 5 --shapes "$s" | sed "s/^{/{\"round\":$round,/" | tee -a "$out/gemm_plp.jsonl"
+    $py scripts/torch_bench.py gemm --m "$m" --k "$k" --n "$n" --repeats 5 | sed "s/^{/{\"round\": $round, /" | tee -a "$out/gemm_torch.jsonl"
+  done
+done
 fi
 
 if want models; then
