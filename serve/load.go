@@ -192,8 +192,10 @@ func Load(s Setup) (*Loaded, error) {
 		if len(names) != h.Classes {
 			names = numbered(h.Classes)
 		}
+		// The head runs on the CPU whatever the encoder's device: it is one small matrix product per batch,
+		// and train.Head.Logits leaves its tensors to the garbage collector, which frees no device memory.
 		head = &Head{Classes: names, EmbedNorm: probe.EmbedNorm, TrainLabels: probe.TrainLabels,
-			Logits: func(x []float32, n, d int) ([]float32, error) { return h.Logits(be, x, n), nil }}
+			Logits: func(x []float32, n, d int) ([]float32, error) { return h.Logits(tensor.CPU{}, x, n), nil }}
 	} else {
 		if len(names) == 0 {
 			return nil, fmt.Errorf("no class names for %s: pass a class-name file", s.Dataset)
