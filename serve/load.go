@@ -193,7 +193,7 @@ func Load(s Setup) (*Loaded, error) {
 			names = numbered(h.Classes)
 		}
 		// The head runs on the CPU whatever the encoder's device: it is one small matrix product per batch,
-		// and train.Head.Logits leaves its tensors to the garbage collector, which frees no device memory.
+		// cheaper than copying the head's weights and the embeddings to a GPU for it.
 		head = &Head{Classes: names, EmbedNorm: probe.EmbedNorm, TrainLabels: probe.TrainLabels,
 			Logits: func(x []float32, n, d int) ([]float32, error) { return h.Logits(tensor.CPU{}, x, n), nil }}
 	} else {
