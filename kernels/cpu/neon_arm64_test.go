@@ -129,3 +129,39 @@ func TestNEONMaxValSignedZero(t *testing.T) {
 		}
 	}
 }
+
+// TestNEONEpilogueBitwise holds epilogueNEON to epilogueGo bit for bit on blocks of every width up to
+// 13 (whole vectors and the columns after them), each activation and each set of terms, with C holding
+// the sweeps and special values of neonInputs.
+func TestNEONEpilogueBitwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	const rows, ldc = 5, 19
+	for n := 1; n <= 13; n++ {
+		for terms := range 8 {
+			for act := ActNone; act <= ActQuickGELU; act++ {
+				c := neonInputs(rng, rows*ldc, -12, 12)
+				rng.Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
+				ep := &Epilogue{Act: act, LdAdd: ldc + 2}
+				if terms&1 != 0 {
+					ep.RowBias = randVec(rng, 1+rows, 1)
+				}
+				if terms&2 != 0 {
+					ep.ColBias = randVec(rng, 2+n, 1)
+				}
+				if terms&4 != 0 {
+					ep.Add = randVec(rng, (rows+1)*ep.LdAdd, 1)
+				}
+				want, got := append([]float32(nil), c...), append([]float32(nil), c...)
+				// The block at (1, 2) of C: every term read from an offset.
+				epilogueGo(ep, 1, rows-1, 2, n, want, ldc)
+				epilogueNEON(ep, 1, rows-1, 2, n, got, ldc)
+				for i := range want {
+					if !sameBits(got[i], want[i]) {
+						t.Fatalf("n=%d terms=%b act=%d: C[%d][%d] = %g (%#x), Go twin %g (%#x)", n, terms, act, i/ldc, i%ldc,
+							got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+					}
+				}
+			}
+		}
+	}
+}
