@@ -29,6 +29,38 @@ func TestPercentile(t *testing.T) {
 		if got := percentile(slices.Clone(tt.a), tt.p); math.Abs(got-tt.want) > 1e-12*math.Abs(tt.want) {
 			t.Errorf("percentile(%v, %v) = %.17g, want %.17g", tt.a, tt.p, got, tt.want)
 		}
+		if got := percentileInPlace(tt.a, tt.p); math.Abs(got-tt.want) > 1e-12*math.Abs(tt.want) {
+			t.Errorf("percentileInPlace(%v, %v) = %.17g, want %.17g", tt.a, tt.p, got, tt.want)
+		}
+	}
+}
+
+// TestPercentileInPlace compares the radix selection with the sorting one on signed data with ties,
+// zeros of both signs and a large array (several goroutines).
+func TestPercentileInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 2, 7, 1000, 300000} {
+		a := make([]float32, n)
+		for i := range a {
+			switch rng.IntN(4) {
+			case 0:
+				a[i] = 0
+			case 1:
+				a[i] = float32(math.Copysign(0, -1))
+			default:
+				a[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(9)-4)))
+			}
+		}
+		before := slices.Clone(a)
+		for _, p := range []float64{0, 12.5, 50, 85, 90, 99.9, 100} {
+			want := percentile(slices.Clone(a), p)
+			if got := percentileInPlace(a, p); got != want {
+				t.Errorf("n=%d p=%v: %v, sorting gives %v", n, p, got, want)
+			}
+		}
+		if !slices.Equal(a, before) {
+			t.Errorf("n=%d: the data changed", n)
+		}
 	}
 }
 

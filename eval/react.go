@@ -20,8 +20,7 @@ type ReAct struct {
 }
 
 func fitReAct(s Setting, d *FitData) (Detector, error) {
-	all := append([]float32(nil), d.Features...)
-	t := percentile(all, s.Float("percentile"))
+	t := percentileInPlace(d.Features, s.Float("percentile"))
 	return &ReAct{Threshold: t, dim: d.Dim, c: d.Classes, w: d.Weight, b: d.Bias}, nil
 }
 
