@@ -20,6 +20,7 @@ var neonSet = &kernelSet{
 	name: "neon", gemm: neonKernel,
 	dot: dotNEON, axpy: axpyNEON, scale: scaleNEON, sum: sumNEON, maxVal: maxValNEON,
 	expSub: expSubNEON, gelu: geluNEON, quickGelu: quickGeluNEON, layerNorm: layerNormNEON,
+	depthwiseRow: depthwiseRowNEON,
 }
 
 // cpuKernelSets returns the NEON set.

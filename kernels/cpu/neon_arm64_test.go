@@ -165,3 +165,32 @@ func TestNEONEpilogueBitwise(t *testing.T) {
 		}
 	}
 }
+
+// TestNEONDepthwiseBitwise holds depthwiseRowNEON to depthwiseRowGo bit for bit, with channel counts
+// that leave every mix of 16-channel blocks, 4-channel blocks and channels run in Go, with and without
+// a bias.
+func TestNEONDepthwiseBitwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	for _, c := range []int{1, 3, 4, 5, 16, 17, 20, 23, 33, 36, 128} {
+		for _, ps := range []int{c, c + 3, PixelStride(c)} {
+			for k := 1; k <= 7; k += 2 {
+				for stride := 1; stride <= 2; stride++ {
+					const wo = 9
+					ld := ((wo-1)*stride+k)*ps + 5
+					src := randVec(rng, (k-1)*ld+((wo-1)*stride+k-1)*ps+c, 1)
+					w := randVec(rng, (k*k-1)*ps+c, 1)
+					for _, bias := range [][]float32{nil, randVec(rng, c, 1)} {
+						want, got := make([]float32, wo*c), make([]float32, wo*c)
+						depthwiseRowGo(want, src, ld, ps, w, bias, c, k, k, wo, stride)
+						depthwiseRowNEON(got, src, ld, ps, w, bias, c, k, k, wo, stride)
+						for i := range want {
+							if !sameBits(got[i], want[i]) {
+								t.Fatalf("c=%d ps=%d k=%d stride=%d bias=%t: dst[%d] = %g, Go twin %g", c, ps, k, stride, bias != nil, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
