@@ -110,9 +110,10 @@ type EmbedResult struct {
 
 // Embed preprocesses every sample of ds with tr and encodes it with enc, in batches of opt.Batch samples
 // taken in dataset order, so that the result does not depend on the number of workers. With a PartialDir,
-// every ChunkBatches batches are saved as one chunk (written atomically) and a resumed run continues after
-// the last saved chunk with the same batch boundaries, so its result is bit-identical to an uninterrupted
-// run's. The caller removes PartialDir once it has stored the result.
+// every ChunkBatches batches are saved as one chunk (written atomically; the last chunk, which the result
+// completes, is not) and a resumed run continues after the last saved chunk with the same batch
+// boundaries, so its result is bit-identical to an uninterrupted run's. The caller removes PartialDir
+// (which a run shorter than one chunk never creates) once it has stored the result.
 func Embed(ctx context.Context, ds Dataset, tr imaging.Transform, enc Encoder, opt EmbedOptions) (*EmbedResult, error) {
 	if opt.Batch == 0 {
 		opt.Batch = 64
@@ -166,7 +167,9 @@ func Embed(ctx context.Context, ds Dataset, tr imaging.Transform, enc Encoder, o
 	err := p.run(ctx, start, hi, &res.Stats, func(e *encoded) error {
 		cur = append(cur, e)
 		res.add(e)
-		if ck.dir != "" && ((e.end-lo)%ck.chunk == 0 || e.end == hi) {
+		// The run's last chunk is not saved: the result it completes is returned at once, and a kill
+		// before the caller has stored it costs at most that chunk's work.
+		if ck.dir != "" && (e.end-lo)%ck.chunk == 0 && e.end < hi {
 			if err := ck.write(e.end, cur); err != nil {
 				return err
 			}
@@ -269,6 +272,8 @@ type checkpoint struct {
 	chunk int // samples per chunk
 	d     int
 	base  int // the run's first sample: chunk i holds [base+i*chunk, base+(i+1)*chunk)
+	// pending is the manifest of a new checkpoint, written with its first chunk.
+	pending []byte
 }
 
 func (c *checkpoint) chunkPath(i int) string {
@@ -279,20 +284,17 @@ func (c *checkpoint) chunkPath(i int) string {
 // index to continue from (c.base when nothing is finished).
 func (c *checkpoint) open(man embedManifest, resume bool, res *EmbedResult) (int, error) {
 	mpath := filepath.Join(c.dir, manifestName)
-	// The manifest is written first, so a folder without one holds no finished chunk.
+	// The manifest is written before the first chunk, so a folder without one holds no finished chunk.
 	_, statErr := os.Stat(mpath)
 	exists := statErr == nil
 	if exists && !resume {
 		return 0, fmt.Errorf("data: %s holds an interrupted run: pass --resume to continue it, or remove the folder to start over", c.dir)
 	}
 	if !exists {
-		if err := os.MkdirAll(c.dir, 0o755); err != nil {
-			return 0, fmt.Errorf("data: checkpoint: %w", err)
-		}
+		// The folder and manifest are made with the first chunk: a run shorter than a chunk (a small
+		// shard) writes nothing here.
 		b, _ := json.MarshalIndent(man, "", "  ")
-		if err := atomicfile.WriteBytes(mpath, append(b, '\n')); err != nil {
-			return 0, fmt.Errorf("data: checkpoint: %w", err)
-		}
+		c.pending = append(b, '\n')
 		return c.base, nil
 	}
 	b, err := os.ReadFile(mpath)
@@ -343,6 +345,15 @@ func (c *checkpoint) open(man embedManifest, resume bool, res *EmbedResult) (int
 
 // write saves the batches that end at sample end as the chunk holding [end-chunk, end).
 func (c *checkpoint) write(end int, batches []*encoded) error {
+	if c.pending != nil {
+		if err := os.MkdirAll(c.dir, 0o755); err != nil {
+			return fmt.Errorf("data: checkpoint: %w", err)
+		}
+		if err := atomicfile.WriteBytes(filepath.Join(c.dir, manifestName), c.pending); err != nil {
+			return fmt.Errorf("data: checkpoint: %w", err)
+		}
+		c.pending = nil
+	}
 	i := (end - 1 - c.base) / c.chunk
 	var x []float32
 	var labels, idx []int64

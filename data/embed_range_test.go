@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,9 +30,13 @@ func TestEmbedRangeIsSliceOfWholeRun(t *testing.T) {
 		if e.N != r.hi-r.lo || !slices.Equal(e.X, full.Embeddings.X[r.lo*d:r.hi*d]) || !slices.Equal(e.Labels, full.Embeddings.Labels[r.lo:r.hi]) {
 			t.Errorf("[%d, %d): %d rows differ from the whole run's rows", r.lo, r.hi, e.N)
 		}
+		// One chunk per batch but the last, which the returned result completes.
 		chunks, _ := filepath.Glob(filepath.Join(dir, "chunk-*.safetensors"))
-		if want := (r.hi - r.lo + batch - 1) / batch; len(chunks) != want {
+		if want := max(0, (r.hi-r.lo+batch-1)/batch-1); len(chunks) != want {
 			t.Errorf("[%d, %d): %d chunks, want %d", r.lo, r.hi, len(chunks), want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "run.json")); (err == nil) != (len(chunks) > 0) {
+			t.Errorf("[%d, %d): manifest %v with %d chunks; want one exactly when there are chunks", r.lo, r.hi, err, len(chunks))
 		}
 	}
 	if _, err := Embed(context.Background(), ds, tr, enc, EmbedOptions{Batch: batch, Start: 4, End: 20}); err == nil || !strings.Contains(err.Error(), "multiple of the batch") {
