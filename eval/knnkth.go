@@ -29,7 +29,7 @@ func fitKNNKth(s Setting, d *FitData) (Detector, error) {
 	k := s.Int("K")
 	n := len(d.Features) / d.Dim
 	if k > n {
-		return nil, fmt.Errorf("K=%d exceeds the %d training samples", k, n)
+		return nil, fmt.Errorf("K=%d exceeds the %d training samples (set knn_kth.K)", k, n)
 	}
 	m := &KNNKth{K: k, dim: d.Dim, bank: normalizeOpenOOD(d.Features, d.Dim), nTrain: n}
 	m.negSq = make([]float32, n)

@@ -240,3 +240,32 @@ func TestFitErrors(t *testing.T) {
 		t.Errorf("an empty batch: %v", err)
 	}
 }
+
+// TestSHEMissingClass checks SHE's patterns for classes OpenOOD leaves NaN: without correctly predicted
+// training samples (the class's mean) and without any training sample (the mean of all).
+func TestSHEMissingClass(t *testing.T) {
+	// Two features, three classes; class 1 has one sample, predicted as class 0; class 2 has none.
+	d := &FitData{Dim: 2, Classes: 3, Features: []float32{1, 0, 3, 0, 0, 4}, Labels: []int64{0, 0, 1},
+		Logits: []float32{1, 0, 0, 1, 0, 0, 1, 0, 0}}
+	m, err := LookupMethod("she")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.NewSetting(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	det, err := s.Fit(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{2, 0, 0, 4, 4.0 / 3, 4.0 / 3}
+	if got := det.(*SHE).patterns; !slices.Equal(got, want) {
+		t.Errorf("patterns %v, want %v", got, want)
+	}
+	// A sample predicted as class 2 scores its inner product with the mean of all training features.
+	got, err := det.Score(Batch{Features: []float32{3, 3}, Logits: []float32{0, 0, 1}})
+	if err != nil || len(got) != 1 || math.Abs(got[0]-8) > 1e-6 {
+		t.Errorf("score %v (%v), want 8", got, err)
+	}
+}

@@ -45,7 +45,7 @@ func fitNNGuide(s Setting, d *FitData) (Detector, error) {
 		slices.Sort(rows)
 	}
 	if k > len(rows) {
-		return nil, fmt.Errorf("K=%d exceeds the %d samples of the bank (alpha=%g of %d)", k, len(rows), alpha, n)
+		return nil, fmt.Errorf("K=%d exceeds the %d samples of the bank (alpha=%g of %d; set nnguide.K or nnguide.alpha)", k, len(rows), alpha, n)
 	}
 	m := &NNGuide{K: k, Alpha: alpha, dim: D, c: C, nBank: len(rows), bank: make([]float32, len(rows)*D)}
 	for r, i := range rows {

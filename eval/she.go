@@ -1,9 +1,6 @@
 package eval
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 var sheMethod = &Method{
 	Name:  "she",
@@ -19,7 +16,8 @@ var sheMethod = &Method{
 // samples it labels that are also predicted as it (argmax of the logits); a sample scores the similarity
 // of its feature to the pattern of its predicted class (inner product, minus the Euclidean distance, or
 // the cosine). A class none of whose training samples is predicted as it (OpenOOD's pattern would be
-// NaN) takes the mean of all its training samples instead.
+// NaN) takes the mean of all its training samples instead, and a class without training samples (a
+// pseudo-label no sample received) the mean of all training samples.
 type SHE struct {
 	Metric   string
 	dim, c   int
@@ -45,15 +43,17 @@ func fitSHE(s Setting, d *FitData) (Detector, error) {
 		}
 	}
 	m := &SHE{Metric: s.String("metric"), dim: D, c: C, patterns: make([]float32, C*D)}
+	global := columnMean64(d.Features, len(d.Features)/D, D)
 	for c := 0; c < C; c++ {
 		src, k := sums, counts[c]
 		if k == 0 {
 			src, k = all, allCounts[c]
 		}
-		if k == 0 {
-			return nil, fmt.Errorf("class %d has no training sample, so it has no pattern", c)
-		}
 		for j := 0; j < D; j++ {
+			if k == 0 {
+				m.patterns[c*D+j] = float32(global[j])
+				continue
+			}
 			m.patterns[c*D+j] = float32(src[c*D+j] / float64(k))
 		}
 	}

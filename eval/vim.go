@@ -39,7 +39,7 @@ func fitViM(s Setting, d *FitData) (Detector, error) {
 	k := s.Int("dim")
 	D, C := d.Dim, d.Classes
 	if k >= D {
-		return nil, fmt.Errorf("dim=%d must be less than the feature width %d", k, D)
+		return nil, fmt.Errorf("dim=%d must be less than the feature width %d (set vim.dim)", k, D)
 	}
 	n := len(d.Features) / D
 	u, err := vimOrigin(d.Weight, d.Bias, C, D)
