@@ -492,9 +492,23 @@ func (f *Finetuner) ExportWeights(path string, original weights.Store, ema bool)
 	return weights.WriteSafetensors(path, ts, map[string]string{"plp_finetune_epochs": strconv.Itoa(f.epoch)})
 }
 
-// ExportHead writes the classifier head (head.weight, head.bias).
+// ExportHead writes the classifier head (finetune_head.weight, finetune_head.bias).
 func (f *Finetuner) ExportHead(path string) error {
 	return weights.WriteSafetensors(path, f.head.Tensors(f.be), nil)
+}
+
+// ExportHeadEMA writes the EMA of the classifier head under ExportHead's names: with the EMA encoder of
+// ExportWeights it is the whole EMA model, as finetune.py's model_ema (backbone and head) is.
+func (f *Finetuner) ExportHeadEMA(path string) error {
+	if f.ema == nil {
+		return fmt.Errorf("train: no EMA weights (EMA is off)")
+	}
+	n := len(f.enc.Params().List())
+	var ts []*weights.Tensor
+	for i, v := range f.head.List() {
+		ts = append(ts, weights.FromFloat32(v.Name, v.Value.Shape(), f.ema[n+i]))
+	}
+	return weights.WriteSafetensors(path, ts, nil)
 }
 
 // CheckpointPath is where Finetune keeps its resumable state in out.

@@ -33,7 +33,7 @@ func init() {
 				"With --finetuned DIR (a `plp finetune` output), the fine-tuned encoder (EMA weights when EMA was on) embeds\n" +
 				"the ID and OOD sets into --embeds (once; later runs read the store) and its head gives the logits; the\n" +
 				"defaults are the paper's ood_ft_model notebook: logit scores at T=1, max with the l1 and softmax norms,\n" +
-				"kNN temp-cos-sim k=1 and Mahalanobis, each on the logits (the notebook's) and on the features.\n" +
+				"kNN temp-cos-sim k=1 on the logits (the notebook's) and on the features, and Mahalanobis on the logits.\n" +
 				"With --classifier, --model/--weights is an ImageNet classifier whose own logits are cached and scored\n" +
 				"(the paper's baseline_fine_tuned_models.py, with its square-resize transform at the model's size).\n" +
 				"Writes OUT/ood_metrics.{json,csv,md} and OUT/plots/." + methodsHelp(),

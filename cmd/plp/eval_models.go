@@ -199,8 +199,8 @@ func modelSource(c *Context, be tensor.Backend, opt *detect.Options) (detect.Sou
 
 // notebookDefaults sets, for flags the user left alone, what ood_ft_model.ipynb evaluates: the paper's
 // eval arguments with every OOD score on (kNN temp-cos-sim with k = 1, Mahalanobis, max with the l1
-// and softmax norms, logit scores at T = 1). The notebook scores the model's output, the logits; the
-// penultimate features are scored as well, as separate records (on=features).
+// and softmax norms, logit scores at T = 1). The notebook scores the model's output, the logits; kNN is
+// also run on the penultimate features, as separate records (on=features).
 func notebookDefaults(c *Context, opt *detect.Options) {
 	if !c.IsSet("knn") {
 		opt.KNN = []int{1}
@@ -215,7 +215,9 @@ func notebookDefaults(c *Context, opt *detect.Options) {
 		opt.Maha = true
 	}
 	if !c.IsSet("maha-on") {
-		opt.MahaOn = []string{detect.OnLogits, detect.OnFeatures}
+		// Not on the features by default: a ViT's features leave its final LayerNorm, which puts them on a
+		// hyperplane, so their covariance is singular and Mahalanobis on them is rounding noise.
+		opt.MahaOn = []string{detect.OnLogits}
 	}
 	if !c.IsSet("max-norm") {
 		opt.MaxNorms = []eval.Norm{eval.NormL1, eval.NormSoftmax}
@@ -258,9 +260,13 @@ func readFinetuned(dir, model string) (*zoo.Spec, string, imaging.Transform, *tr
 	if err != nil {
 		return fail(fmt.Errorf("the model of %s: %w (a model made from a config file needs --model FILE)", dir, err))
 	}
-	wpath := filepath.Join(dir, "model_ema.safetensors")
+	// The EMA model, encoder and head, when EMA was on (the notebook loads model_ema).
+	wpath, hpath := filepath.Join(dir, "model_ema.safetensors"), filepath.Join(dir, "head_ema.safetensors")
 	if _, err := os.Stat(wpath); err != nil {
-		wpath = filepath.Join(dir, "model.safetensors")
+		wpath, hpath = filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "head.safetensors")
+	} else if _, err := os.Stat(hpath); err != nil {
+		return fail(fmt.Errorf("%s has model_ema.safetensors but no head_ema.safetensors (written by an older plp finetune): "+
+			"its EMA encoder has no matching head", dir))
 	}
 	if _, err := os.Stat(wpath); err != nil {
 		return fail(fmt.Errorf("%s has no model.safetensors: has the fine-tuning finished?", dir))
@@ -278,7 +284,7 @@ func readFinetuned(dir, model string) (*zoo.Spec, string, imaging.Transform, *tr
 	if !found {
 		return fail(fmt.Errorf("%s/hp.json: transform %q is none plp knows", dir, hp.Transform))
 	}
-	head, err := readFinetunedHead(filepath.Join(dir, "head.safetensors"))
+	head, err := readFinetunedHead(hpath)
 	if err != nil {
 		return fail(err)
 	}

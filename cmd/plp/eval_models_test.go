@@ -56,7 +56,7 @@ func TestEvalFinetuned(t *testing.T) {
 	}
 	for _, want := range []string{"msp (temperature=1)", "energy (temperature=1)", "l1_norm", "max (norm=l1)", "max (norm=softmax)",
 		"knn (k=1, metric=temp-cos-sim, on=logits, temperature=0.02)", "knn (k=1, metric=temp-cos-sim, on=features, temperature=0.02)",
-		"mahalanobis (cov=class, on=logits)", "mahalanobis_relative (cov=class, on=features)"} {
+		"mahalanobis (cov=class, on=logits)", "mahalanobis_relative (cov=class, on=logits)"} {
 		if !got[want] {
 			t.Errorf("no record %q among %v", want, slices.Sorted(func(yield func(string) bool) {
 				for k := range got {

@@ -43,7 +43,9 @@ Every epoch OUT/checkpoint.safetensors (model, EMA, optimizer state, step) is re
 last finished epoch, bit-identical to an uninterrupted run. At the end OUT/model.safetensors (and
 OUT/model_ema.safetensors) hold the tuned encoder under the checkpoint's own key names, so
   plp embed --model NAME --weights OUT/model.safetensors ...
-embeds with it; OUT/head.safetensors holds the new head.`,
+embeds with it; OUT/head.safetensors holds the new head (OUT/head_ema.safetensors its EMA), and
+  plp eval --finetuned OUT ...
+scores the EMA model (encoder and head) as the paper's ood_ft_model notebook does.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "model", Required: true, Usage: "registry `NAME` or config file"},
 				&cli.StringFlag{Name: "weights", Required: true, Usage: "checkpoint `FILE`"},
@@ -169,7 +171,7 @@ func runFinetune(c *Context) (err error) {
 	hp, _ := json.MarshalIndent(hpMap, "", "  ")
 	ckpt := train.CheckpointPath(out)
 	outputs := []string{ckpt, filepath.Join(out, "hp.json"), filepath.Join(out, "log.txt"), filepath.Join(out, "model.safetensors"),
-		filepath.Join(out, "model_ema.safetensors"), filepath.Join(out, "head.safetensors")}
+		filepath.Join(out, "model_ema.safetensors"), filepath.Join(out, "head.safetensors"), filepath.Join(out, "head_ema.safetensors")}
 	if _, err := os.Stat(ckpt); err == nil && c.Bool("resume") {
 		if err := sameFinetuneSettings(filepath.Join(out, "hp.json"), hp); err != nil {
 			return err
@@ -236,6 +238,9 @@ func runFinetune(c *Context) (err error) {
 	}
 	if cfg.EMADecay > 0 {
 		if err := f.ExportWeights(filepath.Join(out, "model_ema.safetensors"), original, true); err != nil {
+			return err
+		}
+		if err := f.ExportHeadEMA(filepath.Join(out, "head_ema.safetensors")); err != nil {
 			return err
 		}
 	}
