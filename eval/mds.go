@@ -132,13 +132,14 @@ func fitMDSClass(d *FitData) (*mdsClass, error) {
 
 // newWhitener fits sklearn's EmpiricalCovariance (assume_centered=False: the data's own float32 mean
 // is subtracted, divisor n) on x ([n, dim]) and factors its pseudo-inverse. The whitener is centred at
-// center, which keeps the expanded distances of Score free of large cancellation.
+// center, which keeps the expanded distances of Score free of large cancellation. x is a scratch copy
+// the caller gives up: it is centred in place, so that ImageNet-size training sets are not copied again.
 func newWhitener(x []float32, n, dim int, center []float64) (whitener, error) {
 	mu := columnMean32(x, n, dim)
-	xc := make([]float32, n*dim)
+	xc := x
 	for i := 0; i < n; i++ {
 		for j := 0; j < dim; j++ {
-			xc[i*dim+j] = x[i*dim+j] - mu[j]
+			xc[i*dim+j] -= mu[j]
 		}
 	}
 	g := make([]float32, dim*dim)
