@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"plp/eval"
+	"plp/weights"
 )
 
 // TestRunMethods runs every post-hoc method that applies to a probe-like source (logits, features, the
@@ -53,9 +55,15 @@ func TestRunMethods(t *testing.T) {
 	for _, s := range methods {
 		names = append(names, s.Method.Name)
 	}
-	// Everything but the zero-shot mcm applies to a probe.
-	if want := len(eval.Methods()) - 1; len(methods) != want || slices.Contains(names, "mcm") {
-		t.Fatalf("all = %v, want the %d methods other than mcm", names, want)
+	// Everything but the zero-shot methods (mcm, neglabel) applies to a probe.
+	want := 0
+	for _, m := range eval.Methods() {
+		if m.Needs&eval.NeedZeroShot == 0 {
+			want++
+		}
+	}
+	if len(methods) != want || slices.Contains(names, "mcm") || slices.Contains(names, "neglabel") {
+		t.Fatalf("all = %v, want the %d methods other than the zero-shot ones", names, want)
 	}
 	out := filepath.Join(t.TempDir(), "report")
 	res, err := Run(Options{Embeds: dir, Model: "m", Dataset: "ref", OOD: []string{"near", "far"}, Out: out, Methods: methods}, src)
@@ -119,5 +127,62 @@ func TestRunMethodsNeeds(t *testing.T) {
 	}
 	if want := []string{"knn_kth", "mds", "rmds"}; !slices.Equal(names, want) {
 		t.Errorf("all on embeddings alone = %v, want %v", names, want)
+	}
+}
+
+// TestRunMCM runs mcm through Run with zero-shot logits and checks its records against the metrics of the
+// MCM authors' scores in posthoc_extra.safetensors.
+func TestRunMCM(t *testing.T) {
+	in := readTensors(t, "inputs.safetensors")
+	dir := store(t, in, readLabels(t))
+	zs := readTensors(t, "zeroshot.safetensors")
+	byRows := map[int][]float32{3000: zs["zs_logits/train_features"], 1000: zs["zs_logits/test_features"],
+		800: zs["zs_logits/test_features_ood_near"], 600: zs["zs_logits/test_features_ood_far"]}
+	src := Source{Classes: 10, ZeroShot: true, Logits: func(x []float32, n, d int) ([]float32, error) {
+		if l, ok := byRows[n]; ok {
+			return slices.Clone(l), nil
+		}
+		return nil, fmt.Errorf("no logits for %d rows", n)
+	}}
+	methods, err := eval.ParseMethods([]string{"mcm"}, []string{"mcm.tau=10"}, src.Offers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(Options{Embeds: dir, Model: "m", Dataset: "ref", OOD: []string{"near", "far"}, Methods: methods}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := weights.OpenSafetensors(filepath.Join(refDir, "posthoc_extra.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ref := func(set string) []float64 {
+		x, err := st.Tensor("mcm[tau=10]/" + set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float64, len(x.Data)/8)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(x.Data[8*i:]))
+		}
+		return out
+	}
+	n := 0
+	for _, r := range res.Records {
+		if r.Method != "mcm" {
+			continue
+		}
+		n++
+		want, err := eval.Compute(ref("id"), ref(r.OOD))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Params["tau"] != 10 || math.Abs(r.AUROC-want.AUROC) > 1e-3 || math.Abs(r.FPR95-want.FPR95) > 1e-3 {
+			t.Errorf("%s vs %s: AUROC %.6f FPR95 %.6f, want %.6f %.6f", r.Label(), r.OOD, r.AUROC, r.FPR95, want.AUROC, want.FPR95)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d mcm records, want 2", n)
 	}
 }
