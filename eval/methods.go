@@ -19,6 +19,7 @@ const (
 	NeedHead                       // the linear head's weight and bias, applied to the features
 	NeedLabels                     // labels of the ID train split
 	NeedZeroShot                   // the logits are CLIP cosine similarities to class text embeddings
+	NeedText                       // the CLIP text tower and the joint space (FitData's EncodeText, LabelEmbeds, Projection)
 )
 
 // String lists the needs in words, e.g. "features, head".
@@ -27,7 +28,7 @@ func (n Needs) String() string {
 	for _, x := range []struct {
 		bit  Needs
 		name string
-	}{{NeedLogits, "logits"}, {NeedFeatures, "features"}, {NeedHead, "head"}, {NeedLabels, "train labels"}, {NeedZeroShot, "zero-shot logits"}} {
+	}{{NeedLogits, "logits"}, {NeedFeatures, "features"}, {NeedHead, "head"}, {NeedLabels, "train labels"}, {NeedZeroShot, "zero-shot logits"}, {NeedText, "text tower"}} {
 		if n&x.bit != 0 {
 			parts = append(parts, x.name)
 		}
@@ -47,6 +48,14 @@ type FitData struct {
 	Bias         []float32 // [Classes]
 	// ZeroShot marks Logits as CLIP cosine similarities to one text embedding per class.
 	ZeroShot bool
+	// The joint image-text space of a zero-shot run, for methods that need more text than the class
+	// names: Features·Projection ([Dim, EmbedDim]; nil when Dim == EmbedDim and the features are already
+	// in the joint space), L2-normalised, is what Logits compares with LabelEmbeds ([Classes, EmbedDim],
+	// unit rows); EncodeText returns the unit-norm text embeddings [len(texts), EmbedDim] of any texts.
+	EmbedDim    int
+	Projection  []float32
+	LabelEmbeds []float32
+	EncodeText  func(texts []string) ([]float32, error)
 
 	// memo keeps statistics that several methods fit identically (mds and rmds share the class
 	// covariance), so that a run computes them once. Fits on one FitData must not run concurrently, and
@@ -387,6 +396,11 @@ func (d *FitData) check(needs Needs) error {
 	if needs&NeedZeroShot != 0 && !d.ZeroShot {
 		return errors.New("needs zero-shot logits (CLIP cosine similarities), not a trained head's")
 	}
+	if needs&NeedText != 0 {
+		if err := d.checkText(); err != nil {
+			return err
+		}
+	}
 	if needs&NeedHead != 0 {
 		if len(d.Weight) != d.Classes*d.Dim || len(d.Bias) != d.Classes {
 			return fmt.Errorf("head has %d weights and %d biases, want %d×%d and %d", len(d.Weight), len(d.Bias), d.Classes, d.Dim, d.Classes)
@@ -409,6 +423,21 @@ func (d *FitData) check(needs Needs) error {
 		}
 	}
 	return nil
+}
+
+// checkText validates the joint-space inputs of NeedText.
+func (d *FitData) checkText() error {
+	switch {
+	case d.EncodeText == nil:
+		return errors.New("needs the model's text tower")
+	case d.EmbedDim <= 0 || len(d.LabelEmbeds) != d.Classes*d.EmbedDim:
+		return fmt.Errorf("%d label embedding values for %d classes of width %d", len(d.LabelEmbeds), d.Classes, d.EmbedDim)
+	case d.Projection == nil && d.Dim != d.EmbedDim:
+		return fmt.Errorf("features of width %d need a projection to the joint width %d", d.Dim, d.EmbedDim)
+	case d.Projection != nil && len(d.Projection) != d.Dim*d.EmbedDim:
+		return fmt.Errorf("projection has %d values, want %d×%d", len(d.Projection), d.Dim, d.EmbedDim)
+	}
+	return finite(d.LabelEmbeds, d.EmbedDim, "label embedding")
 }
 
 // batchRows validates the part of a batch a method uses and returns its number of rows.
@@ -443,5 +472,5 @@ var methods = []*Method{
 	genMethod, klmMethod,
 	vimMethod, reactMethod, ashMethodB, ashMethodP, ashMethodS, scaleMethod, diceMethod, fdbdMethod,
 	knnKthMethod, nnguideMethod, mdsMethod, rmdsMethod, sheMethod,
-	mcmMethod,
+	mcmMethod, negLabelMethod,
 }

@@ -42,8 +42,8 @@ func TestEvalMethods(t *testing.T) {
 	}
 	for _, m := range eval.Methods() {
 		r, ok := byMethod[m.Name]
-		if ok == (m.Name == "mcm") {
-			t.Errorf("%s: record present %v, want %v (mcm needs zero-shot logits)", m.Name, ok, !ok)
+		if zs := m.Needs&eval.NeedZeroShot != 0; ok == zs {
+			t.Errorf("%s: record present %v, want %v (zero-shot methods need zero-shot logits)", m.Name, ok, !ok)
 		}
 		if ok && (r.AUROC < 0 || r.AUROC > 100) {
 			t.Errorf("%s: AUROC %v", m.Name, r.AUROC)
