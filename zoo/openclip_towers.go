@@ -28,8 +28,9 @@ var timmTrunks = map[string]func(imageSize int) convnext.Config{
 	},
 	"convnext_base":  func(s int) convnext.Config { return convnext.Base(s, 0) },
 	"convnext_large": func(s int) convnext.Config { return convnext.Large(s, 0) },
+	// timm's convnext_xxlarge: its norms use eps 1e-5, not the 1e-6 of the smaller ConvNeXts.
 	"convnext_xxlarge": func(s int) convnext.Config {
-		return convnext.Config{Depths: []int{3, 4, 30, 3}, Dims: []int{384, 768, 1536, 3072}, ImageSize: s, Eps: timmEps}
+		return convnext.Config{Depths: []int{3, 4, 30, 3}, Dims: []int{384, 768, 1536, 3072}, ImageSize: s, Eps: 1e-5}
 	},
 }
 
@@ -242,7 +243,8 @@ func init() {
 		return &OpenCLIPConfig{Embed: embed, Text: t, Vision: OpenCLIPVision{TimmModelName: trunk, TimmProj: proj,
 			ImageSize: intOrList{size}, Layers: intOrList{12}, Width: 768, HeadWidth: 64, MLPRatio: 4, PatchSize: 16}}
 	}
-	// Configs from open_clip's model_configs (RN50, convnext_base, convnext_base_w, convnext_large_d).
+	// Configs from open_clip's model_configs (RN50, convnext_base, convnext_base_w, convnext_large_d,
+	// convnext_xxlarge).
 	register(
 		openCLIPSpec("openclip_RN50/openai", "RN50", "openai", "timm/resnet50_clip.openai", hubFiles,
 			"https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt",
@@ -254,6 +256,9 @@ func init() {
 			"laion/CLIP-convnext_base_w-laion2B-s13B-b82K", hubFiles, "", convNeXt(640, "convnext_base", "linear", 256, text(640, 10, 12))),
 		openCLIPSpec("openclip_convnext_large_d/laion2b", "convnext_large_d", "laion2b_s26b_b102k_augreg",
 			"laion/CLIP-convnext_large_d-laion2B-s26B-b102K-augreg", hubFiles, "", convNeXt(768, "convnext_large", "mlp", 256, text(768, 12, 16))),
+		// The tag the paper's openclip.py maps openclip_convnext_xxlarge/laion2b to.
+		openCLIPSpec("openclip_convnext_xxlarge/laion2b", "convnext_xxlarge", "laion2b_s34b_b82k_augreg",
+			"laion/CLIP-convnext_xxlarge-laion2B-s34B-b82K-augreg", hubFiles, "", convNeXt(1024, "convnext_xxlarge", "linear", 256, text(1024, 16, 24))),
 	)
 }
 
