@@ -36,6 +36,7 @@ fuzz:
 	GO=$(GO) scripts/fuzz.sh FuzzDecode ./imaging $(FUZZTIME)
 	GO=$(GO) scripts/fuzz.sh FuzzDecode ./imaging/jpeg $(FUZZTIME)
 	GO=$(GO) scripts/fuzz.sh FuzzCIFARPickle ./data $(FUZZTIME)
+	GO=$(GO) scripts/fuzz.sh FuzzRequest ./serve $(FUZZTIME)
 
 # Go benchmarks of the kernels, decoders, scores and probe (whole models: plp bench --model, see README).
 bench:
