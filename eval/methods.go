@@ -376,7 +376,10 @@ func (d *FitData) check(needs Needs) error {
 		if err := count(len(d.Features), d.Dim, "features"); err != nil {
 			return err
 		}
-		if err := finite(d.Features, d.Dim, "training feature"); err != nil {
+		// Every method checks the features it fits on; one scan serves them all.
+		if _, err := memoize(d, "finite/features", func() (bool, error) {
+			return true, allFinite(d.Features, d.Dim, "training feature")
+		}); err != nil {
 			return err
 		}
 	}
@@ -452,7 +455,7 @@ func batchRows(b Batch, needs Needs, dim, classes int) (int, error) {
 			return fmt.Errorf("eval: %d %s rows for %d samples", r, what, n)
 		}
 		n = r
-		return finite(x, cols, what)
+		return allFinite(x, cols, what)
 	}
 	if needs&(NeedFeatures|NeedHead) != 0 {
 		if err := check(b.Features, dim, "features"); err != nil {

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -267,5 +268,23 @@ func TestSHEMissingClass(t *testing.T) {
 	got, err := det.Score(Batch{Features: []float32{3, 3}, Logits: []float32{0, 0, 1}})
 	if err != nil || len(got) != 1 || math.Abs(got[0]-8) > 1e-6 {
 		t.Errorf("score %v (%v), want 8", got, err)
+	}
+}
+
+func TestAllFinite(t *testing.T) {
+	x := make([]float32, 5*7)
+	if err := allFinite(x, 7, "feature"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		for _, at := range []int{0, 9, 33, 34} {
+			y := slices.Clone(x)
+			y[at] = bad
+			err := allFinite(y, 7, "feature")
+			want := fmt.Sprintf("feature %d has a non-finite value (%v) at column %d", at/7, bad, at%7)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%v at %d: %v, want %q", bad, at, err, want)
+			}
+		}
 	}
 }
