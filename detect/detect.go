@@ -47,6 +47,19 @@ type Source struct {
 	// Weight [Classes, d] and Bias [Classes] are the linear head behind Logits, when it is one (a probe);
 	// the post-hoc methods that modify the head's input need them.
 	Weight, Bias []float32
+	// Text is the CLIP joint space behind zero-shot Logits, for the methods that need more text than
+	// the class names (eval.NeedText); nil otherwise.
+	Text *TextSpace
+}
+
+// TextSpace is a zero-shot run's joint image-text space: stored embeddings [n, d] times Projection
+// ([d, EmbedDim]; nil when d == EmbedDim), L2-normalised, compared with LabelEmbeds ([Classes,
+// EmbedDim], unit rows) give the zero-shot logits; Encode returns unit-norm text embeddings.
+type TextSpace struct {
+	EmbedDim    int
+	Projection  []float32
+	LabelEmbeds []float32
+	Encode      func(texts []string) ([]float32, error)
 }
 
 // Where a feature-space score is computed (the "on" parameter of its records).

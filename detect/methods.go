@@ -10,13 +10,17 @@ import (
 
 // Offers returns the inputs of the post-hoc methods that a run with this source has: features always
 // (the head's input: the stored embeddings, standardised for --embed-norm), train labels (stored or
-// pseudo-labels), logits with a source, the head with a linear one, and CLIP cosine logits for zero-shot.
+// pseudo-labels), logits with a source, the head with a linear one, CLIP cosine logits for zero-shot, and
+// the text tower with Source.Text.
 func (src Source) Offers() eval.Needs {
 	have := eval.NeedFeatures | eval.NeedLabels
 	if src.Logits != nil {
 		have |= eval.NeedLogits
 		if src.ZeroShot {
 			have |= eval.NeedZeroShot
+			if src.Text != nil {
+				have |= eval.NeedText
+			}
 		}
 		if src.Weight != nil && src.Bias != nil {
 			have |= eval.NeedHead
@@ -32,6 +36,9 @@ func (res *Result) methodScores(in *inputs) error {
 		Labels: in.train.Labels, Weight: in.src.Weight, Bias: in.src.Bias}
 	if in.src.TrainLabels != nil {
 		fit.Labels = in.src.TrainLabels
+	}
+	if t := in.src.Text; t != nil {
+		fit.EmbedDim, fit.Projection, fit.LabelEmbeds, fit.EncodeText = t.EmbedDim, t.Projection, t.LabelEmbeds, t.Encode
 	}
 	test := eval.Batch{Features: in.features(in.test)}
 	ood := map[string]eval.Batch{}

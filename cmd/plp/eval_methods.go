@@ -6,7 +6,10 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"plp/detect"
 	"plp/eval"
+	"plp/train"
+	"plp/zoo"
 )
 
 // methodFlags are eval's flags for the post-hoc methods of package eval.
@@ -43,7 +46,8 @@ func methodsHelp() string {
 	var sb strings.Builder
 	sb.WriteString("\n\nPost-hoc methods (--methods; OpenOOD's names and parameters, fitted on the ID train split where\n" +
 		"OpenOOD uses its validation loader). \"features\" are the head's input (the stored embeddings, standardised for\n" +
-		"--embed-norm probes); \"head\" needs --probe; mcm needs --zeroshot.\n")
+		"--embed-norm probes); \"head\" needs --probe; mcm and neglabel need --zeroshot (neglabel encodes its\n" +
+		"70 794 WordNet candidate labels with the text tower once per run: minutes on a CPU for ViT-B/16).\n")
 	for _, m := range eval.Methods() {
 		var params []string
 		for _, p := range m.Params {
@@ -61,4 +65,23 @@ func methodsHelp() string {
 	sb.WriteString("ReAct, ASH, SCALE and DICE assume non-negative post-ReLU activations; CLIP embeddings are not\n" +
 		"non-negative, so on them these methods are computed as published but their premise does not hold.")
 	return sb.String()
+}
+
+// textSpace is the joint space of a zero-shot run for the methods that encode more text (neglabel).
+func textSpace(c *Context, m *zoo.Model, labels []float32, embed int) *detect.TextSpace {
+	proj, _, _ := m.VisualProjection()
+	return &detect.TextSpace{EmbedDim: embed, Projection: proj, LabelEmbeds: labels,
+		Encode: func(texts []string) ([]float32, error) {
+			w := c.Root().ErrWriter
+			fmt.Fprintf(w, "text tower: encoding %d texts\n", len(texts))
+			step := max(len(texts)/10, 1)
+			next := step
+			rows, _, err := train.EncodeTexts(m, texts, func(done int) {
+				if done >= next && done < len(texts) {
+					fmt.Fprintf(w, "text tower: %d of %d\n", done, len(texts))
+					next = done + step
+				}
+			})
+			return rows, err
+		}}
 }
