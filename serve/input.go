@@ -141,8 +141,12 @@ func readUploads(r *http.Request, maxImages int) (ups []upload, single bool, err
 			ups = append(ups, upload{name: name, data: b})
 		}
 	default:
+		hint := ""
+		if mt == "application/x-www-form-urlencoded" {
+			hint = " (curl --data-binary sends this by default: add -H 'Content-Type: image/jpeg')"
+		}
 		return nil, false, errorf(http.StatusUnsupportedMediaType, "content_type",
-			"Content-Type %s is not accepted: send image/*, application/octet-stream, multipart/form-data or application/json", mt)
+			"Content-Type %s is not accepted: send image/*, application/octet-stream, multipart/form-data or application/json%s", mt, hint)
 	}
 	if len(ups) == 0 {
 		return nil, false, errorf(http.StatusBadRequest, "empty", "no image in the request")
