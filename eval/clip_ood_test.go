@@ -295,3 +295,46 @@ func TestNegLabelExtremeTemperature(t *testing.T) {
 		t.Error("41 groups of 40 negatives: no error")
 	}
 }
+
+func TestGLMCMScores(t *testing.T) {
+	c := openClipOOD(t)
+	settings := c.settingsOf("glmcm")
+	if len(settings) != 2 {
+		t.Fatalf("%d glmcm settings in the reference, want 2", len(settings))
+	}
+	fit := &FitData{Dim: clipDim, EmbedDim: clipDim, Classes: clipClasses, LabelEmbeds: c.text, ZeroShot: true}
+	train := c.batch(t, "id")
+	fit.Logits = train.Logits
+	for key, p := range settings {
+		t.Run(key, func(t *testing.T) {
+			s, err := glmcmMethod.NewSetting(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			det, err := s.Fit(fit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]float64{}
+			for _, set := range []string{"id", "ood"} {
+				b := c.batch(t, set)
+				b.Patches = c.ref.f32(set + "_local")
+				if got[set], err = det.Score(b); err != nil {
+					t.Fatal(err)
+				}
+				checkScores(t, key+"/"+set, got[set], c.ref.f64(key+"/"+set), 1e-5, 0)
+			}
+			c.checkMetrics(t, key, got["id"], got["ood"])
+		})
+	}
+	// The patch features must match the batch.
+	det, _ := glmcmMethod.fit(Setting{}, fit)
+	b := c.batch(t, "ood")
+	b.Patches = c.ref.f32("ood_local")[:100]
+	if _, err := det.Score(b); err == nil || !strings.Contains(err.Error(), "patch feature") {
+		t.Errorf("short patches: %v", err)
+	}
+	if _, err := glmcmMethod.NewSetting(map[string]string{"tau": "0"}); err == nil {
+		t.Error("tau 0 accepted")
+	}
+}

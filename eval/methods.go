@@ -20,6 +20,7 @@ const (
 	NeedLabels                     // labels of the ID train split
 	NeedZeroShot                   // the logits are CLIP cosine similarities to class text embeddings
 	NeedText                       // the CLIP text tower and the joint space (FitData's EncodeText, LabelEmbeds, Projection)
+	NeedPatches                    // projected patch features of the images (Batch.Patches) and the class text embeddings
 )
 
 // String lists the needs in words, e.g. "features, head".
@@ -28,7 +29,7 @@ func (n Needs) String() string {
 	for _, x := range []struct {
 		bit  Needs
 		name string
-	}{{NeedLogits, "logits"}, {NeedFeatures, "features"}, {NeedHead, "head"}, {NeedLabels, "train labels"}, {NeedZeroShot, "zero-shot logits"}, {NeedText, "text tower"}} {
+	}{{NeedLogits, "logits"}, {NeedFeatures, "features"}, {NeedHead, "head"}, {NeedLabels, "train labels"}, {NeedZeroShot, "zero-shot logits"}, {NeedText, "text tower"}, {NeedPatches, "patch features"}} {
 		if n&x.bit != 0 {
 			parts = append(parts, x.name)
 		}
@@ -80,9 +81,11 @@ func memoize[T any](d *FitData, key string, f func() (T, error)) (T, error) {
 }
 
 // Batch holds the samples to score: features [n, Dim] and logits [n, Classes], as the method needs.
+// Patches holds projected patch features [n, patches, EmbedDim] (NeedPatches).
 type Batch struct {
 	Features []float32
 	Logits   []float32
+	Patches  []float32
 }
 
 // Detector is a fitted post-hoc method. Score returns one score per sample, higher = more
@@ -399,8 +402,8 @@ func (d *FitData) check(needs Needs) error {
 	if needs&NeedZeroShot != 0 && !d.ZeroShot {
 		return errors.New("needs zero-shot logits (CLIP cosine similarities), not a trained head's")
 	}
-	if needs&NeedText != 0 {
-		if err := d.checkText(); err != nil {
+	if needs&(NeedText|NeedPatches) != 0 {
+		if err := d.checkText(needs&NeedText != 0); err != nil {
 			return err
 		}
 	}
@@ -428,10 +431,10 @@ func (d *FitData) check(needs Needs) error {
 	return nil
 }
 
-// checkText validates the joint-space inputs of NeedText.
-func (d *FitData) checkText() error {
+// checkText validates the joint-space inputs of NeedText (with encoder) and NeedPatches.
+func (d *FitData) checkText(encoder bool) error {
 	switch {
-	case d.EncodeText == nil:
+	case encoder && d.EncodeText == nil:
 		return errors.New("needs the model's text tower")
 	case d.EmbedDim <= 0 || len(d.LabelEmbeds) != d.Classes*d.EmbedDim:
 		return fmt.Errorf("%d label embedding values for %d classes of width %d", len(d.LabelEmbeds), d.Classes, d.EmbedDim)
@@ -475,5 +478,5 @@ var methods = []*Method{
 	genMethod, klmMethod,
 	vimMethod, reactMethod, ashMethodB, ashMethodP, ashMethodS, scaleMethod, diceMethod, fdbdMethod,
 	knnKthMethod, nnguideMethod, mdsMethod, rmdsMethod, sheMethod,
-	mcmMethod, negLabelMethod,
+	mcmMethod, glmcmMethod, negLabelMethod,
 }
