@@ -313,3 +313,12 @@ func goroutines(want int) int {
 	}
 	return n
 }
+
+// TestHTTPServerTimeouts checks that slow or idle clients cannot hold a connection for ever.
+func TestHTTPServerTimeouts(t *testing.T) {
+	s := stubServer(t, Options{RequestTimeout: 7 * time.Second})
+	hs := s.HTTPServer("127.0.0.1:0")
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout < 7*time.Second || hs.WriteTimeout < 7*time.Second || hs.IdleTimeout <= 0 || hs.MaxHeaderBytes <= 0 {
+		t.Errorf("timeouts: header %v, read %v, write %v, idle %v, max header %d", hs.ReadHeaderTimeout, hs.ReadTimeout, hs.WriteTimeout, hs.IdleTimeout, hs.MaxHeaderBytes)
+	}
+}
