@@ -97,11 +97,12 @@ type Detector interface {
 // ParamKind is the type of a method parameter.
 type ParamKind int
 
+// The parameter kinds; values are given as strings (NAME.KEY=VALUE) and checked against the kind.
 const (
-	IntParam ParamKind = iota
-	FloatParam
-	BoolParam
-	ChoiceParam
+	IntParam    ParamKind = iota // an integer in [Min, Max]
+	FloatParam                   // a number in [Min, Max]
+	BoolParam                    // true or false (strconv.ParseBool's spellings)
+	ChoiceParam                  // one of Choices
 )
 
 // ParamSpec describes one hyper-parameter of a method, named as OpenOOD names it.
@@ -227,14 +228,17 @@ func (p *ParamSpec) check(v string) (string, error) {
 	return "", errors.New("unknown parameter kind")
 }
 
-// Int, Float, Bool and String return a resolved parameter (zero values for an unknown name).
+// Int returns a resolved integer parameter (0 for an unknown name).
 func (s Setting) Int(name string) int { i, _ := strconv.Atoi(s.values[name]); return i }
 
+// Float returns a resolved numeric parameter (0 for an unknown name).
 func (s Setting) Float(name string) float64 { f, _ := strconv.ParseFloat(s.values[name], 64); return f }
 
+// Bool returns a resolved boolean parameter (false for an unknown name).
 func (s Setting) Bool(name string) bool { b, _ := strconv.ParseBool(s.values[name]); return b }
 
-func (s Setting) String(name string) string { return s.values[name] }
+// Choice returns a resolved choice parameter ("" for an unknown name).
+func (s Setting) Choice(name string) string { return s.values[name] }
 
 // Values returns every parameter as key → canonical value string.
 func (s Setting) Values() map[string]string { return maps.Clone(s.values) }

@@ -143,7 +143,7 @@ func TestParseMethods(t *testing.T) {
 				t.Errorf("vim: dim %d, label %q, params %v", s.Int("dim"), s.Label(), s.NumericParams())
 			}
 		case "she":
-			if s.String("metric") != "cosine" || s.NamedParams()["metric"] != "cosine" || len(s.NumericParams()) != 0 {
+			if s.Choice("metric") != "cosine" || s.NamedParams()["metric"] != "cosine" || len(s.NumericParams()) != 0 {
 				t.Errorf("she: %v %v", s.NamedParams(), s.NumericParams())
 			}
 		case "fdbd":

@@ -42,7 +42,7 @@ func fitSHE(s Setting, d *FitData) (Detector, error) {
 			}
 		}
 	}
-	m := &SHE{Metric: s.String("metric"), dim: D, c: C, patterns: make([]float32, C*D)}
+	m := &SHE{Metric: s.Choice("metric"), dim: D, c: C, patterns: make([]float32, C*D)}
 	global := columnMean64(d.Features, len(d.Features)/D, D)
 	for c := 0; c < C; c++ {
 		src, k := sums, counts[c]
