@@ -12,7 +12,11 @@
 //   - scores: MSP, Energy, L1Norm, MaxLogit, MaxNormalized and ScoreLogits on logits; ZeroShotLogits
 //     (pseudo-MSP = MSP on them) and PseudoLabelProbs; FitMahalanobis + (*Mahalanobis).Scores; NewKNN +
 //     (*KNN).Scores, and the kNN classifier (*KNN).Votes with TopKAccuracy;
+//   - post-hoc methods of the OOD literature (OpenOOD's names and parameters, one file each: gen.go,
+//     vim.go, ...): Methods lists the registry, ParseMethods turns names and NAME.KEY=VALUE parameters
+//     into Settings, (Setting).Fit fits one on the ID train split (FitData) into a Detector that scores a
+//     Batch;
 //   - metrics: ROCCurve, AUROC, FPR95, AveragePrecision, Compute, Accuracy;
 //   - reports: Evaluate/EvaluateAll build Records; WriteJSON (ood_metrics.json), ReadJSON, WriteCSV,
-//     WriteMarkdown; PlotROC and PlotHistogram write PNG and SVG.
+//     WriteMarkdown, WriteLeaderboard; PlotROC, PlotHistogram and PlotLeaderboard write PNG and SVG.
 package eval
