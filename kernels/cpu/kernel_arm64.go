@@ -12,7 +12,7 @@ func sgemmKernel12x8NEON(k int, a, b, c *float32, ldc int, alpha, beta float32)
 // current cores.
 var neonKernel = &microKernel{
 	name: "neon", mr: 12, nr: 8, mc: 12 * 8, kc: 256, nc: 512,
-	fn: sgemmKernel12x8NEON, epilogue: epilogueNEON,
+	fn: sgemmKernel12x8NEON, packRows: packRowsNEON, packCols: packColsNEON, epilogue: epilogueNEON,
 }
 
 // neonSet is the Advanced SIMD (NEON) set, part of every ARMv8-A core, so no feature test guards it.
