@@ -288,3 +288,46 @@ func TestAllFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestTopInnerProducts compares the tiled search with a brute-force one, on tiles smaller than the data.
+func TestTopInnerProducts(t *testing.T) {
+	defer func(old [2]int) { bankTile = old }(bankTile)
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n, m, dim, k = 29, 101, 5, 7
+	q, bank, add := make([]float32, n*dim), make([]float32, m*dim), make([]float32, m)
+	for i := range q {
+		q[i] = float32(rng.NormFloat64())
+	}
+	for i := range bank {
+		bank[i] = float32(rng.IntN(5)) // ties
+	}
+	for i := range add {
+		add[i] = float32(rng.IntN(3))
+	}
+	for _, tile := range [][2]int{{512, 8192}, {4, 13}, {1, 1}} {
+		bankTile = tile
+		for _, a := range [][]float32{nil, add} {
+			got := topInnerProducts(q, n, bank, m, dim, a, k)
+			for i := 0; i < n; i++ {
+				all := make([]float32, m)
+				for j := 0; j < m; j++ {
+					s := float32(0)
+					for c := 0; c < dim; c++ {
+						s += q[i*dim+c] * bank[j*dim+c]
+					}
+					if a != nil {
+						s += a[j]
+					}
+					all[j] = s
+				}
+				slices.Sort(all)
+				slices.Reverse(all)
+				for j := 0; j < k; j++ {
+					if d := got[i*k+j] - all[j]; d > 1e-5 || d < -1e-5 {
+						t.Fatalf("tile %v add %v: row %d top %d = %v, want %v", tile, a != nil, i, j, got[i*k+j], all[j])
+					}
+				}
+			}
+		}
+	}
+}
