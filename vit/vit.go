@@ -54,25 +54,11 @@ func build(c Config, be tensor.Backend, p map[string]*tensor.Tensor) *Model {
 // projection [B, Width] (the class token after ln_post). trace may be nil.
 func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Tensor, err error) {
 	c, be := m.cfg, m.be
-	if x.Rank() != 4 || x.Dim(1) != 3 || x.Dim(2) != c.ImageSize || x.Dim(3) != c.ImageSize || x.Dim(0) == 0 {
-		return nil, nil, fmt.Errorf("vit: input %v, want [B 3 %d %d]", x.Shape(), c.ImageSize, c.ImageSize)
+	x, err = m.stem(x)
+	if err != nil {
+		return nil, nil, err
 	}
-	B, W, g := x.Dim(0), c.Width, c.Grid()
-
-	// Patchify: the conv's output pixel (y, x) becomes token 1 + y*g + x.
-	h := be.Conv2D(x, m.patch, nil, tensor.Conv{StrideH: c.PatchSize, StrideW: c.PatchSize, Groups: 1})
-	patches := be.Permute(h.Reshape(B, W, g*g), 0, 2, 1)
-	be.Free(h)
-
-	// Class token first, then positional embedding and ln_pre.
-	cls := be.Add(be.Zeros(B, 1, W), m.classEmb)
-	tok := be.Concat(1, cls, patches)
-	be.Free(cls)
-	be.Free(patches)
-	h = be.Add(tok, m.posEmb)
-	be.Free(tok)
-	x = m.lnPre.Apply(be, h)
-	be.Free(h)
+	B := x.Dim(0)
 	if trace != nil {
 		trace("after_ln_pre", x)
 	}
@@ -91,6 +77,7 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Te
 			trace(fmt.Sprintf("block%d_out", i), x)
 		}
 	}
+	var cls *tensor.Tensor
 	if last < len(m.blocks) {
 		cls = m.blocks[last].ForwardRows(be, x, make([]int, B), c.Heads(), c.Act, tensor.AttnOpts{})
 	} else {
@@ -104,6 +91,74 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (embed, pooled *tensor.Te
 		embed = be.MatMul(pooled, m.proj, false, false)
 	}
 	return embed, pooled, nil
+}
+
+// stem turns images [B, 3, ImageSize, ImageSize] into the tokens the blocks take, [B, 1+g*g, Width]: the
+// class token, then the patches in row-major order, plus the positional embedding, through ln_pre.
+func (m *Model) stem(x *tensor.Tensor) (*tensor.Tensor, error) {
+	c, be := m.cfg, m.be
+	if x.Rank() != 4 || x.Dim(1) != 3 || x.Dim(2) != c.ImageSize || x.Dim(3) != c.ImageSize || x.Dim(0) == 0 {
+		return nil, fmt.Errorf("vit: input %v, want [B 3 %d %d]", x.Shape(), c.ImageSize, c.ImageSize)
+	}
+	B, W, g := x.Dim(0), c.Width, c.Grid()
+
+	// Patchify: the conv's output pixel (y, x) becomes token 1 + y*g + x.
+	h := be.Conv2D(x, m.patch, nil, tensor.Conv{StrideH: c.PatchSize, StrideW: c.PatchSize, Groups: 1})
+	patches := be.Permute(h.Reshape(B, W, g*g), 0, 2, 1)
+	be.Free(h)
+
+	// Class token first, then positional embedding and ln_pre.
+	cls := be.Add(be.Zeros(B, 1, W), m.classEmb)
+	tok := be.Concat(1, cls, patches)
+	be.Free(cls)
+	be.Free(patches)
+	h = be.Add(tok, m.posEmb)
+	be.Free(tok)
+	out := m.lnPre.Apply(be, h)
+	be.Free(h)
+	return out, nil
+}
+
+// ForwardPatches is Forward without a trace that also returns GL-MCM's local features [B, g*g,
+// OutputDim], patches in row-major grid order: each patch token of the last block's input through that
+// block's value path (layers.Block.ForwardValues: no attention), ln_post and the visual projection, as
+// the GL-MCM authors' image tower computes them. It needs a model with a projection.
+func (m *Model) ForwardPatches(x *tensor.Tensor) (embed, pooled, patches *tensor.Tensor, err error) {
+	c, be := m.cfg, m.be
+	if m.proj == nil || len(m.blocks) == 0 {
+		return nil, nil, nil, fmt.Errorf("vit: patch features need a model with blocks and a visual projection")
+	}
+	x, err = m.stem(x)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	B, N, W := x.Dim(0), x.Dim(1), c.Width
+	last := len(m.blocks) - 1
+	for i := range m.blocks[:last] {
+		next := m.blocks[i].Forward(be, x, c.Heads(), c.Act, tensor.AttnOpts{})
+		be.Free(x)
+		x = next
+	}
+	cls := m.blocks[last].ForwardRows(be, x, make([]int, B), c.Heads(), c.Act, tensor.AttnOpts{})
+	rows := make([]int, 0, B*(N-1))
+	for b := range B {
+		for t := 1; t < N; t++ {
+			rows = append(rows, b*N+t)
+		}
+	}
+	pt := be.Gather(x.Reshape(B*N, W), rows)
+	be.Free(x)
+	pooled = m.lnPost.Apply(be, cls)
+	be.Free(cls)
+	embed = be.MatMul(pooled, m.proj, false, false)
+
+	v := m.blocks[last].ForwardValues(be, pt, c.Act)
+	be.Free(pt)
+	h := m.lnPost.Apply(be, v)
+	be.Free(v)
+	patches = be.MatMul(h, m.proj, false, false).Reshape(B, N-1, c.EmbedDim())
+	be.Free(h)
+	return embed, pooled, patches, nil
 }
 
 // Project applies the output projection to pooled features [B, Width] (as stored by code that keeps the
