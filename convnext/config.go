@@ -13,6 +13,10 @@ type Config struct {
 	NumClasses int   // width of head.fc; 0 means no classifier (timm's num_classes=0)
 	// Eps is the eps of every LayerNorm (1e-6 in timm).
 	Eps float32
+	// NoHeadNorm leaves out the head's LayerNorm: the features are the pooled last stage. That is
+	// torchvision's ConvNeXt with its classifier (LayerNorm2d, Flatten, Linear) replaced by Flatten, as the
+	// paper's load_backbone builds convnext_base.
+	NoHeadNorm bool
 }
 
 // Base is timm's convnext_base trunk.
@@ -60,6 +64,10 @@ func (c Config) Shapes() map[string][]int {
 		"stem.1.bias":      {c.Dims[0]},
 		"head.norm.weight": {c.Width()},
 		"head.norm.bias":   {c.Width()},
+	}
+	if c.NoHeadNorm {
+		delete(t, "head.norm.weight")
+		delete(t, "head.norm.bias")
 	}
 	if c.NumClasses > 0 {
 		t["head.fc.weight"] = []int{c.NumClasses, c.Width()}

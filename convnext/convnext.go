@@ -143,8 +143,12 @@ func (m *Model) Forward(x *tensor.Tensor, trace Trace) (features, logits *tensor
 	B, C := x.Dim(0), x.Dim(3)
 	pooled := be.Reduce(x.Reshape(B, -1, C), 1, tensor.Mean)
 	be.Free(x)
-	features = be.LayerNorm(pooled, m.headNorm.w, m.headNorm.b, c.Eps)
-	be.Free(pooled)
+	if c.NoHeadNorm {
+		features = pooled
+	} else {
+		features = be.LayerNorm(pooled, m.headNorm.w, m.headNorm.b, c.Eps)
+		be.Free(pooled)
+	}
 	if m.fc != nil {
 		logits = be.Linear(features, m.fc, m.fcb)
 	}

@@ -39,6 +39,29 @@ type KeyMap struct {
 	Drop []string
 	// Why says, for `plp models`, what the dropped keys are.
 	Why string
+	// Rename, if set, maps a checkpoint key that StripPrefix and Drop left to the model's name for it
+	// (Drop sees the checkpoint's names).
+	Rename func(key string) string
+	// Squeeze lists key suffixes whose tensors lose their size-1 dimensions (torchvision's layer_scale
+	// [C,1,1] is timm's gamma [C]).
+	Squeeze []string
+}
+
+// squeezed returns w without its size-1 dimensions when model key m is listed in Squeeze.
+func (km KeyMap) squeezed(m string, w *weights.Tensor) *weights.Tensor {
+	for _, s := range km.Squeeze {
+		if strings.HasSuffix(m, s) {
+			out := *w
+			out.Shape = nil
+			for _, d := range w.Shape {
+				if d != 1 {
+					out.Shape = append(out.Shape, d)
+				}
+			}
+			return &out
+		}
+	}
+	return w
 }
 
 // dropped reports whether the mapping sets key k aside.
@@ -72,6 +95,9 @@ func (km KeyMap) Map(names []string) (map[string]string, error) {
 		}
 		if km.dropped(m) {
 			continue
+		}
+		if km.Rename != nil {
+			m = km.Rename(m)
 		}
 		if prev, ok := out[m]; ok {
 			dup = append(dup, fmt.Sprintf("%s and %s", prev, k))
@@ -182,7 +208,7 @@ func (c *TimmConfig) load(be tensor.Backend, st weights.Store) (towers, error) {
 		if err != nil {
 			return towers{}, err
 		}
-		ws[m] = w
+		ws[m] = c.Keys.squeezed(m, w)
 	}
 	var enc ImageEncoder
 	switch {

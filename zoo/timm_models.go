@@ -1,6 +1,10 @@
 package zoo
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+
 	"plp/convnext"
 	"plp/resnet"
 	"plp/vit"
@@ -31,7 +35,42 @@ var (
 	// also store each block's relative_position_index buffer, which plp recomputes from the patch grid.
 	beitKeys = KeyMap{Family: "beit", StateDict: "model", Drop: []string{"*.relative_position_index"},
 		Why: "blocks.*.attn.relative_position_index (recomputed from the patch grid)"}
+	// torchvisionKeys: torchvision's ConvNeXt (features.*, classifier.*) under timm's names. The paper
+	// replaces the classifier (LayerNorm2d, Flatten, Linear) by Flatten, so it is set aside.
+	torchvisionKeys = KeyMap{Family: "torchvision", Drop: []string{"classifier."}, Rename: torchvisionConvNeXtKey,
+		Squeeze: []string{".gamma"}, Why: "classifier.* (the paper replaces torchvision's classifier by Flatten)"}
 )
+
+// torchvisionConvNeXtKey maps a torchvision ConvNeXt key to timm's: features.0 is the stem, the odd
+// features are the stages' blocks (block.0 the depthwise convolution, block.2 the LayerNorm, block.3 and
+// block.5 the MLP, layer_scale the gamma) and the even ones the downsampling layers. Other keys are kept,
+// so that the strict load reports them.
+func torchvisionConvNeXtKey(k string) string {
+	p := strings.SplitN(k, ".", 4) // features, i, j, rest
+	if len(p) != 4 || p[0] != "features" {
+		return k
+	}
+	i, err := strconv.Atoi(p[1])
+	if err != nil {
+		return k
+	}
+	switch {
+	case i == 0:
+		return "stem." + p[2] + "." + p[3]
+	case i%2 == 0:
+		return fmt.Sprintf("stages.%d.downsample.%s.%s", i/2, p[2], p[3])
+	}
+	block := fmt.Sprintf("stages.%d.blocks.%s.", (i-1)/2, p[2])
+	if p[3] == "layer_scale" {
+		return block + "gamma"
+	}
+	for from, to := range map[string]string{"block.0.": "conv_dw.", "block.2.": "norm.", "block.3.": "mlp.fc1.", "block.5.": "mlp.fc2."} {
+		if rest, ok := strings.CutPrefix(p[3], from); ok {
+			return block + to + rest
+		}
+	}
+	return k
+}
 
 // timmPreprocess records the evaluation transform: half selects mean = std = 0.5 with timm's crop_pct
 // 0.9 (the augreg ViTs and BEiT), otherwise the paper's default for non-CLIP models (squash to Size,
@@ -83,6 +122,9 @@ func init() {
 		c.Beit, c.ImageSize = true, size
 		return &TimmConfig{ViT: c, Keys: timmKeys}
 	}
+	tvcb := convnext.Base(224, 0)
+	tvcb.NoHeadNorm = true
+	tvConvNeXtBase := &TimmConfig{ConvNeXt: &tvcb, Keys: torchvisionKeys}
 	const mae, msn, ibot = "https://dl.fbaipublicfiles.com/mae/pretrain/", "https://dl.fbaipublicfiles.com/msn/",
 		"https://lf3-nlp-opensource.bytetos.com/obj/nlp-opensource/archive/2022/ibot/"
 	register(
@@ -125,6 +167,12 @@ func init() {
 			"timm/beit_large_patch16_224.in22k_ft_in22k_in1k", timmHubFiles, ""),
 		timmSpec("timm_beit_large_patch16_384_in22ft1k", "beit_large_patch16_384", "in22k_ft_in22k_in1k", beitFT(384), true,
 			"timm/beit_large_patch16_384.in22k_ft_in22k_in1k", timmHubFiles, ""),
+
+		// torchvision's ImageNet-1k ConvNeXt-B (IMAGENET1K_V1), as the paper's load_backbone builds
+		// "convnext_base": the classifier replaced by Flatten, so the feature is the pooled last stage
+		// without the head's LayerNorm.
+		timmSpec("convnext_base", "convnext_base", "torchvision_in1k_v1", tvConvNeXtBase, false,
+			"", []string{"convnext_base-6075fbad.pth"}, "https://download.pytorch.org/models/convnext_base-6075fbad.pth"),
 
 		// Self-supervised ViTs from their authors' checkpoints: class token after the trained final norm,
 		// the feature their linear-probe evaluations use.
