@@ -156,11 +156,22 @@ func estimatePeakGFLOPS() float64 {
 		}
 	}
 	if mhz == 0 {
+		// arm64 kernels list no clock in /proc/cpuinfo; cpufreq has the maximum, in kHz.
+		if b, err := os.ReadFile("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"); err == nil {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil {
+				mhz = v / 1e3
+			}
+		}
+	}
+	if mhz == 0 {
 		mhz = 3000
 	}
 	flopsPerCycle := 32.0 // 2 FMA pipes × 8 fp32 lanes × 2
 	if cpu.Features() == "avx512" {
 		flopsPerCycle = 64
+	}
+	if cpu.Features() == "neon" {
+		flopsPerCycle = 16 // 2 FMA pipes × 4 lanes × 2: Neoverse N1, Cortex-A76 (Apple and Neoverse V cores have 4)
 	}
 	if cpu.Features() == "go" {
 		flopsPerCycle = 8
