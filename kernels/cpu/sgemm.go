@@ -56,7 +56,7 @@ func Threads() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// Features names the SGEMM micro-kernel in use: "avx512", "avx2+fma" or "go".
+// Features names the SGEMM micro-kernel in use: "avx512", "avx2+fma", "neon" or "go".
 func Features() string { return kernel.name }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices,
