@@ -182,12 +182,51 @@ func TestEvalClassifier(t *testing.T) {
 	if err != nil {
 		t.Fatalf("eval --classifier: %v\n%s", err, out)
 	}
+	// classifier_reference.safetensors: baseline_fine_tuned_models.py's computation in torch (timm's
+	// ViT with its head on the script's transform, then the paper's free_energy and msp at T = 1).
+	refST, err := weights.OpenSafetensors("testdata/classifier_reference.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refST.Close()
+	ref := func(name string) []float32 {
+		x, err := refST.Tensor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := x.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(v)
+	}
 	methods := map[string]bool{}
 	for _, r := range readRecords(t, rep) {
 		methods[r.Method] = true
+		key := map[string]string{"msp": "msp", "energy": "energy"}[r.Method]
+		if key == "" {
+			continue
+		}
+		want, err := eval.Compute(ref(key+"/id"), ref(key+"/ood"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.AUROC-want.AUROC) > 1e-3 || math.Abs(r.FPR95-want.FPR95) > 1e-3 {
+			t.Errorf("%s: AUROC %.4f FPR95 %.4f, the baseline script's %.4f %.4f", r.Label(), r.AUROC, r.FPR95, want.AUROC, want.FPR95)
+		}
 	}
 	if !methods["msp"] || !methods["energy"] || methods["mahalanobis"] {
 		t.Errorf("methods %v: want msp and energy, no Mahalanobis", methods)
+	}
+	// The cached logits are the script's, on its transform.
+	id, err := data.ReadEmbeddings(mustGlob(t, filepath.Join(store, "CIFAR10", "classifier_*", "test.safetensors")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range ref("logits/id") {
+		if math.Abs(float64(id.X[i]-w)) > 1e-4*(1+math.Abs(float64(w))) {
+			t.Fatalf("cached logit %d = %v, the baseline script's %v", i, id.X[i], w)
+		}
 	}
 	// Only the test splits are embedded: logit scores need no train split.
 	matches, _ := filepath.Glob(filepath.Join(store, "*", "classifier_*", "*.safetensors"))
@@ -200,4 +239,14 @@ func TestEvalClassifier(t *testing.T) {
 			t.Errorf("%s: %v %+v", p, err, e.Meta)
 		}
 	}
+}
+
+// mustGlob returns the single file matching pattern.
+func mustGlob(t *testing.T, pattern string) string {
+	t.Helper()
+	m, _ := filepath.Glob(pattern)
+	if len(m) != 1 {
+		t.Fatalf("%s matches %v, want one file", pattern, m)
+	}
+	return m[0]
 }
