@@ -325,24 +325,9 @@ func (s *Server) one(ctx context.Context, u upload, embed bool, t0 time.Time) (r
 			s.release(1)
 		}
 	}()
-	select {
-	case s.decode <- struct{}{}:
-	case <-ctx.Done():
-		return failed(ctxError(ctx.Err()))
-	}
 	td := time.Now()
-	img, err := decodeImage(u, s.opt.MaxPixels)
-	var pix *[]float32
-	tp := time.Now()
-	if err == nil {
-		pix = s.pix.Get().(*[]float32)
-		if err = s.tr.ApplyInto(img, *pix); err != nil {
-			s.pix.Put(pix)
-			err = errorf(http.StatusBadRequest, "undecodable", "%s: preprocessing: %v", u.name, err)
-		}
-	}
+	pix, tp, err := s.preprocess(ctx, u)
 	tq := time.Now()
-	<-s.decode
 	if err != nil {
 		return failed(err)
 	}
@@ -368,6 +353,28 @@ func (s *Server) one(ctx context.Context, u upload, embed bool, t0 time.Time) (r
 		"total": ms(time.Since(t0)),
 	}}
 	return res
+}
+
+// preprocess decodes and transforms one upload into a pooled buffer, in one of the Workers decode slots;
+// it returns when decoding ended, for the timings.
+func (s *Server) preprocess(ctx context.Context, u upload) (*[]float32, time.Time, error) {
+	select {
+	case s.decode <- struct{}{}:
+	case <-ctx.Done():
+		return nil, time.Now(), ctxError(ctx.Err())
+	}
+	defer func() { <-s.decode }()
+	img, err := decodeImage(u, s.opt.MaxPixels)
+	tp := time.Now()
+	if err != nil {
+		return nil, tp, err
+	}
+	pix := s.pix.Get().(*[]float32)
+	if err := s.tr.ApplyInto(img, *pix); err != nil {
+		s.pix.Put(pix)
+		return nil, tp, errorf(http.StatusBadRequest, "undecodable", "%s: preprocessing: %v", u.name, err)
+	}
+	return pix, tp, nil
 }
 
 func wantsSafetensors(r *http.Request) bool {
