@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,7 +162,9 @@ func TestPostHocExtra(t *testing.T) {
 	}
 	settings := map[string]bool{}
 	for _, name := range ref.st.Names() {
-		settings[name[:strings.LastIndex(name, "/")]] = true
+		if !strings.HasPrefix(name, "lowrank/") { // TestMDSNullSpace's
+			settings[name[:strings.LastIndex(name, "/")]] = true
+		}
 	}
 	if len(settings) != 9 {
 		t.Errorf("%d settings in posthoc_extra.safetensors, want 9", len(settings))
@@ -212,5 +215,68 @@ func TestPostHocExtra(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMDSNullSpace checks mds and rmds where the training features have constant dimensions: the
+// covariance has an exact null space, which OpenOOD's pinvh drops (posthoc_extra.safetensors,
+// "lowrank/..."), so half the test rows, which differ from the training data only there, score as if
+// they did not.
+func TestMDSNullSpace(t *testing.T) {
+	ref := openTensors(t, "posthoc_extra.safetensors")
+	narrow := func(name string) []float32 {
+		v := ref.f64("lowrank/" + name)
+		out := make([]float32, len(v))
+		for i, x := range v {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	y := ref.f64("lowrank/train_y")
+	labels := make([]int64, len(y))
+	for i, v := range y {
+		labels[i] = int64(v)
+	}
+	fit := &FitData{Dim: 12, Classes: 4, Features: narrow("train_x"), Labels: labels}
+	test := narrow("test_x")
+	mdsWant := ref.f64("lowrank/mds")
+	for _, name := range []string{"mds", "rmds"} {
+		m, err := LookupMethod(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := m.NewSetting(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		det, err := s.Fit(fit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := det.Score(Batch{Features: test})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ref.f64("lowrank/" + name)
+		for i := range got {
+			// rmds is a difference of two distances: relative to the class distance (−mds).
+			if e := math.Abs(got[i]-want[i]) / (math.Abs(want[i]) + math.Abs(mdsWant[i])); e > 1e-5 {
+				t.Errorf("%s[%d] = %.9g, want %.9g (relative error %.2g)", name, i, got[i], want[i], e)
+			}
+		}
+		// The null-space part of a row changes nothing.
+		proj := slices.Clone(test)
+		for i := 50; i < 100; i++ {
+			clear(proj[i*12+6 : i*12+12])
+		}
+		again, err := det.Score(Batch{Features: proj})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if math.Abs(again[i]-got[i]) > 1e-5*(math.Abs(got[i])+math.Abs(mdsWant[i])) {
+				t.Errorf("%s[%d]: %v with the null-space part, %v without", name, i, got[i], again[i])
+			}
+		}
 	}
 }

@@ -178,5 +178,41 @@ for T in [1, 10]:
         smax = F.softmax(output / T, dim=1).numpy()
         result["mcm[tau=%d]/%s" % (T, k)] = np.max(smax, axis=1).astype(np.float64)
 
+# mds and rmds on features whose last 6 of 12 dimensions are constant (dead units): the covariance has an
+# exact null space, which sklearn's pinvh drops, so that test rows differing there score as if they did
+# not. The inputs are stored too ("lowrank/...", float64 holding float32 values).
+rng = np.random.default_rng(0)
+mix = rng.standard_normal((6, 6)).astype(np.float32)
+means = (3 * rng.standard_normal((4, 6))).astype(np.float32)
+ytr = np.arange(400) % 4
+xtr = np.zeros((400, 12), np.float32)
+xtr[:, :6] = (means[ytr] + rng.standard_normal((400, 6)).astype(np.float32)) @ mix
+xte = np.zeros((100, 12), np.float32)
+xte[:, :6] = (means[np.arange(100) % 4] + 2 * rng.standard_normal((100, 6)).astype(np.float32)) @ mix
+xte[50:, 6:] = rng.standard_normal((50, 6)).astype(np.float32)  # half the rows leave the subspace
+result["lowrank/train_x"], result["lowrank/train_y"], result["lowrank/test_x"] = xtr, ytr, xte
+
+
+class Net12(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x, return_feature=False, return_feature_list=False):
+        x = x.clone()
+        logits = self.fc(x)
+        return (logits, x) if return_feature else logits
+
+
+sys.modules["openood.postprocessors.info"].num_classes_dict["ref"] = 4
+for name in ["mds", "rmds"]:
+    mod = module("openood.postprocessors.%s_postprocessor" % name, "openood/postprocessors/%s_postprocessor.py" % name)
+    cls = getattr(mod, name.upper() + "Postprocessor")
+    post = cls(config())
+    train = [{"data": torch.from_numpy(xtr[i:i + 256]), "label": torch.from_numpy(ytr[i:i + 256])} for i in range(0, 400, 256)]
+    net12 = Net12().eval()
+    post.setup(net12, {"train": train, "val": train}, {})
+    result["lowrank/%s" % name] = post.postprocess(net12, torch.from_numpy(xte))[1].numpy().astype(np.float64)
+
 save(os.path.join(HERE, "posthoc_extra.safetensors"), result)
 print("wrote", len(result), "tensors")
