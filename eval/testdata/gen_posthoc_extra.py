@@ -5,7 +5,8 @@ the MCM authors' score (deeplearning-wisc/MCM, utils/detection_util.py: get_ood_
 inputs.safetensors and zeroshot.safetensors, with the conventions of openood_scores.safetensors: the
 network is the identity feature extractor followed by the fc layer W, b; the ID train and val loaders
 both hold the train split in file order, batches of 256. Writes posthoc_extra.safetensors: float64
-scores "<method>[<params>]/{id,near,far}" (higher = more in-distribution).
+scores "<method>[<params>]/{id,near,far}" (higher = more in-distribution), and "lowrank/...": inputs
+with constant feature dimensions and OpenOOD's mds and rmds scores on them.
 
     python3 gen_posthoc_extra.py OPENOOD_CHECKOUT      # torch 1.13, numpy 1.24, scipy 1.10, sklearn 1.2
 
