@@ -60,6 +60,8 @@ type TextSpace struct {
 	Projection  []float32
 	LabelEmbeds []float32
 	Encode      func(texts []string) ([]float32, error)
+	// Patches says the store holds patch features for the sets of the run (HasPatches).
+	Patches bool
 }
 
 // Where a feature-space score is computed (the "on" parameter of its records).

@@ -20,6 +20,9 @@ func (src Source) Offers() eval.Needs {
 			have |= eval.NeedZeroShot
 			if src.Text != nil {
 				have |= eval.NeedText
+				if src.Text.Patches {
+					have |= eval.NeedPatches
+				}
 			}
 		}
 		if src.Weight != nil && src.Bias != nil {
@@ -63,6 +66,18 @@ func (res *Result) methodScores(in *inputs) error {
 		// Feature-only runs: the classes are the labels present.
 		for _, l := range fit.Labels {
 			fit.Classes = max(fit.Classes, int(l)+1)
+		}
+	}
+	if in.opt.needsPatches() {
+		var err error
+		if test.Patches, err = in.patches(in.opt.Dataset, in.test); err != nil {
+			return err
+		}
+		for name, b := range ood {
+			if b.Patches, err = in.patches(name, in.ood[name]); err != nil {
+				return err
+			}
+			ood[name] = b
 		}
 	}
 	for _, s := range in.opt.Methods {

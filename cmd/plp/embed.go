@@ -92,6 +92,8 @@ writes ~/embeddings/CIFAR10/openclip_ViT-B-16_openai/{train,test,knn}.safetensor
 				&cli.IntFlag{Name: "chunk", Validator: atLeast(1), Value: 16, Usage: "batches per checkpoint chunk"},
 				&cli.StringFlag{Name: "on-error", Value: "skip", Usage: "`skip` or fail on an image that cannot be decoded"},
 				&cli.BoolFlag{Name: "knn", Usage: "compute the k-NN accuracy (k=20, T=0.02) of test against train"},
+				&cli.BoolFlag{Name: "patch-features", Usage: "also store each image's patch tokens projected into the joint space (GL-MCM's local features, for plp eval --methods glmcm) " +
+					"in <split>.patches.safetensors; CLIP ViTs only; N×patches×embed floats (ViT-B/16: 400 KB an image), so usually with --split test"},
 				shardFlag(),
 				shardsFlag(),
 			},
@@ -125,6 +127,9 @@ func embed(c *Context) (err error) {
 	task, sharded, err := embedTask(c)
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
+	}
+	if sharded && c.Bool("patch-features") {
+		return fmt.Errorf("embed: --patch-features needs whole splits; run it without sharding (usually --split test)")
 	}
 	if sharded && c.Bool("knn") {
 		return fmt.Errorf("embed: --knn needs whole splits, a shard task has only part of them: run plp merge once all tasks are done, then plp embed --resume --knn with the same flags")
@@ -172,12 +177,18 @@ func embed(c *Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
+	var patches *data.PatchEncoder
+	if c.Bool("patch-features") {
+		if patches, err = data.NewPatchEncoder(enc); err != nil {
+			return fmt.Errorf("embed: --patch-features: %w", err)
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for i, dataset := range datasets {
 		if err := embedTarget(c, ctx, dataset, dsNames[i], splits, embedRun{spec: spec, wid: wid, wpath: wpath, tr: tr, enc: enc,
-			policy: policy, task: task, sharded: sharded}); err != nil {
+			policy: policy, task: task, sharded: sharded, patches: patches}); err != nil {
 			return err
 		}
 	}
@@ -194,6 +205,7 @@ type embedRun struct {
 	policy  data.ErrorPolicy
 	task    shard.Task
 	sharded bool
+	patches *data.PatchEncoder // with --patch-features
 }
 
 // embedTarget embeds the splits of one dataset (and, with --knn, classifies its test split).
@@ -246,10 +258,21 @@ func embedTarget(c *Context, ctx context.Context, dataset, dsName string, splits
 			}
 			continue
 		}
+		var encoder data.Encoder = enc
+		if r.patches != nil {
+			// Runs with and without patches checkpoint rows of different widths: never mix them.
+			settings["patch_features"] = "true"
+			encoder = r.patches
+		}
 		if c.Bool("resume") {
 			done, err := finishedSplit(path, settings)
 			if err != nil {
 				return fmt.Errorf("embed: %w", err)
+			}
+			if done != nil && r.patches != nil {
+				if _, err := os.Stat(data.PatchesPath(path)); err != nil {
+					done = nil // the split is done but its patches are not: embed it again
+				}
 			}
 			if done != nil {
 				fmt.Fprintf(out, "kept %s: %d×%d, finished by an earlier run with the same settings\n", path, done.N, done.D)
@@ -259,7 +282,7 @@ func embedTarget(c *Context, ctx context.Context, dataset, dsName string, splits
 		}
 		partial := data.PartialDir(path)
 		bar := newProgressBar(c.Root().ErrWriter, split)
-		res, err := data.Embed(ctx, ds, tr, enc, data.EmbedOptions{
+		res, err := data.Embed(ctx, ds, tr, encoder, data.EmbedOptions{
 			Batch: c.Int("batch"), Workers: c.Int("workers"), OnError: policy, ChunkBatches: c.Int("chunk"),
 			PartialDir: partial, Resume: c.Bool("resume"), Settings: settings, Progress: bar.update,
 		})
@@ -275,6 +298,17 @@ func embedTarget(c *Context, ctx context.Context, dataset, dsName string, splits
 		}
 		e := res.Embeddings
 		e.Meta = data.SplitMeta(meta, e.N, res.Skipped)
+		if r.patches != nil {
+			// The patches first: a split file without its patches is never left behind as finished.
+			p, err := r.patches.Split(e, e.Meta)
+			if err != nil {
+				return fmt.Errorf("embed: %w", err)
+			}
+			if err := data.WritePatches(data.PatchesPath(path), p); err != nil {
+				return fmt.Errorf("embed: %w", err)
+			}
+			fmt.Fprintf(out, "wrote %s: %d×%d×%d patch features\n", data.PatchesPath(path), p.N, p.P, p.D)
+		}
 		if err := data.WriteEmbeddings(path, e); err != nil {
 			return fmt.Errorf("embed: %w", err)
 		}

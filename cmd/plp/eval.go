@@ -137,7 +137,7 @@ func runEval(c *Context) (err error) {
 		}
 		src = detect.Source{Classes: len(names), ZeroShot: true, Logits: func(x []float32, n, d int) ([]float32, error) {
 			return train.ZeroShotLogits(m, x, d, lab, E)
-		}, Text: textSpace(c, m, lab, E)}
+		}, Text: textSpace(c, m, lab, E, detect.HasPatches(opt))}
 	default:
 		if len(opt.KNN) == 0 && len(c.StringSlice("methods")) == 0 {
 			return fmt.Errorf("pass --probe DIR or --zeroshot (or --knn or --methods alone for embedding-only scores)")

@@ -46,8 +46,9 @@ func methodsHelp() string {
 	var sb strings.Builder
 	sb.WriteString("\n\nPost-hoc methods (--methods; OpenOOD's names and parameters, fitted on the ID train split where\n" +
 		"OpenOOD uses its validation loader). \"features\" are the head's input (the stored embeddings, standardised for\n" +
-		"--embed-norm probes); \"head\" needs --probe; mcm and neglabel need --zeroshot (neglabel encodes its\n" +
-		"70 794 WordNet candidate labels with the text tower once per run: minutes on a CPU for ViT-B/16).\n")
+		"--embed-norm probes); \"head\" needs --probe; mcm, glmcm and neglabel need --zeroshot. glmcm also needs the\n" +
+		"patch features of the ID test split and every OOD set (plp embed --split test --patch-features); neglabel\n" +
+		"encodes its 70 794 WordNet candidate labels with the text tower once per run.\n")
 	for _, m := range eval.Methods() {
 		var params []string
 		for _, p := range m.Params {
@@ -67,10 +68,11 @@ func methodsHelp() string {
 	return sb.String()
 }
 
-// textSpace is the joint space of a zero-shot run for the methods that encode more text (neglabel).
-func textSpace(c *Context, m *zoo.Model, labels []float32, embed int) *detect.TextSpace {
+// textSpace is the joint space of a zero-shot run for the methods that encode more text (neglabel) or
+// score patch features (glmcm, when the store has them).
+func textSpace(c *Context, m *zoo.Model, labels []float32, embed int, patches bool) *detect.TextSpace {
 	proj, _, _ := m.VisualProjection()
-	return &detect.TextSpace{EmbedDim: embed, Projection: proj, LabelEmbeds: labels,
+	return &detect.TextSpace{EmbedDim: embed, Projection: proj, LabelEmbeds: labels, Patches: patches,
 		Encode: func(texts []string) ([]float32, error) {
 			w := c.Root().ErrWriter
 			fmt.Fprintf(w, "text tower: encoding %d texts\n", len(texts))
