@@ -9,9 +9,12 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -129,5 +132,95 @@ func TestServeBadFlags(t *testing.T) {
 		if out, err := runApp(t, args...); err == nil {
 			t.Errorf("%v: no error\n%s", args, out)
 		}
+	}
+}
+
+// TestServeSIGTERM runs the plp binary, sends SIGTERM while a request is being answered, and expects the
+// request to be answered and the process to exit 0.
+func TestServeSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plp and runs the demo")
+	}
+	dir := t.TempDir()
+	if log, err := runApp(t, "demo", "--repo", "../..", "--out", dir); err != nil {
+		t.Fatalf("demo: %v\n%s", err, log)
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(dir, "plp")
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "--probe", filepath.Join(dir, "probe"), "--embeds", filepath.Join(dir, "embeddings"),
+		"--addr", "127.0.0.1:0", "--device", "cpu")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := regexp.MustCompile(`ready on (http://127\.0\.0\.1:\d+)`)
+	var url string
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for url == "" && sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if m := ready.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	rest := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(stderr); rest <- string(b) }()
+	if url == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("serve did not start:\n%s", log.String())
+	}
+	img, err := os.ReadFile("../../data/testdata/imagefolder/dog/b.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The request's body is sent in two halves around the signal, so that it is in flight when SIGTERM
+	// arrives.
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	for i := 0; i < 8; i++ {
+		w, _ := mw.CreateFormFile("image", "b.jpg")
+		w.Write(img)
+	}
+	mw.Close()
+	body := mp.Bytes()
+	pr, pw := io.Pipe()
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(url+"/v1/score", mw.FormDataContentType(), pr)
+		if err != nil {
+			answered <- 0
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	if _, err := pw.Write(body[:len(body)/2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server has stopped accepting and waits for this request
+	pw.Write(body[len(body)/2:])
+	pw.Close()
+	if code := <-answered; code != http.StatusOK {
+		t.Errorf("request in flight at SIGTERM: status %d", code)
+	}
+	err = cmd.Wait()
+	if err != nil {
+		t.Errorf("plp serve after SIGTERM: %v, want exit status 0\n%s%s", err, log.String(), <-rest)
 	}
 }
