@@ -49,17 +49,25 @@ func (m *GLMCM) Score(b Batch) ([]float64, error) {
 	}
 	c := m.classes
 	out := make([]float64, n)
-	parallelRows(n, func(i int) {
-		x := append([]float32(nil), b.Patches[i*p*m.e:(i+1)*p*m.e]...)
+	// Images in chunks: one product of all their patches with the labels, then the maxima per image.
+	const chunk = 256
+	x := make([]float32, min(n, chunk)*p*m.e)
+	sim := make([]float32, min(n, chunk)*p*c)
+	for lo := 0; lo < n; lo += chunk {
+		k := min(chunk, n-lo)
+		x := x[:k*p*m.e]
+		copy(x, b.Patches[lo*p*m.e:(lo+k)*p*m.e])
 		normalizeRows(x, m.e)
-		sim := make([]float32, p*c)
-		cpu.Sgemm(false, true, p, c, m.e, 1, x, m.e, m.labels, m.e, 0, sim, c)
-		local := 0.0
-		for j := range p {
-			local = max(local, maxSoftmax(sim[j*c:(j+1)*c], m.Tau))
-		}
-		out[i] = maxSoftmax(b.Logits[i*c:(i+1)*c], m.Tau) + m.Lambda*local
-	})
+		sim := sim[:k*p*c]
+		cpu.Sgemm(false, true, k*p, c, m.e, 1, x, m.e, m.labels, m.e, 0, sim, c)
+		parallelRows(k, func(i int) {
+			local := 0.0
+			for j := range p {
+				local = max(local, maxSoftmax(sim[(i*p+j)*c:(i*p+j+1)*c], m.Tau))
+			}
+			out[lo+i] = maxSoftmax(b.Logits[(lo+i)*c:(lo+i+1)*c], m.Tau) + m.Lambda*local
+		})
+	}
 	return out, nil
 }
 
