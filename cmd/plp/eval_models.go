@@ -281,6 +281,9 @@ func readFinetuned(dir, model string) (*zoo.Spec, string, imaging.Transform, *tr
 			break
 		}
 	}
+	if t := finetuneTransform(spec.Config.ImageSize()); !found && data.DescribeTransform(t) == hp.Transform {
+		tr, found = t, true
+	}
 	if !found {
 		return fail(fmt.Errorf("%s/hp.json: transform %q is none plp knows", dir, hp.Transform))
 	}

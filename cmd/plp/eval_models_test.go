@@ -96,10 +96,7 @@ func TestEvalFinetuned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := data.TransformFor(spec, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := finetuneTransform(spec.Config.ImageSize()) // what plp finetune trained with
 	ds, err := data.Open("CIFAR10", embedData, "test")
 	if err != nil {
 		t.Fatal(err)

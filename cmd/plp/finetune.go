@@ -72,7 +72,8 @@ scores the EMA model (encoder and head) as the paper's ood_ft_model notebook doe
 				&cli.FloatFlag{Name: "mixup", Validator: nonNegative, Value: 0.8, Usage: "mixup α (0: off)"},
 				&cli.FloatFlag{Name: "cutmix", Validator: nonNegative, Value: 1.0, Usage: "cutmix α (0: off)"},
 				&cli.BoolFlag{Name: "augment", Usage: "random resized crop and horizontal flip (off by default: finetune.py trains on its eval transform)"},
-				&cli.StringFlag{Name: "transform", Usage: "override the model's transform: `NAME` in " + strings.Join(imaging.TransformNames(), " ")},
+				&cli.StringFlag{Name: "transform", Usage: "transform `NAME` in " + strings.Join(imaging.TransformNames(), " ") +
+					" (default: finetune.py's build_transform for every model: the shorter side to 256·S/224 bicubic, a centre crop of S, ImageNet statistics)"},
 				&cli.IntFlag{Name: "limit", Validator: atLeast(0), Usage: "train on the first `N` images only (0: all)"},
 				&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint.safetensors (every other setting must be the run's own)"},
 				overwriteFlag(),
@@ -130,9 +131,11 @@ func runFinetune(c *Context) (err error) {
 			labels[i] = int(v[i])
 		}
 	}
-	tr, err := data.TransformFor(spec, c.String("transform"))
-	if err != nil {
-		return err
+	tr := finetuneTransform(spec.Config.ImageSize())
+	if name := c.String("transform"); name != "" {
+		if tr, err = data.TransformFor(spec, name); err != nil {
+			return err
+		}
 	}
 	st, err := zoo.OpenWeights(c.String("weights"))
 	if err != nil {
@@ -278,4 +281,12 @@ func sameFinetuneSettings(path string, cur []byte) error {
 		return fmt.Errorf("--resume with other settings than the run in progress: %s; rerun with that run's flags, or start a new run with --overwrite", d)
 	}
 	return nil
+}
+
+// finetuneTransform is finetune.py's build_transform(is_train=False, args), which the paper uses for
+// training and evaluation of every model alike: the shorter side resized to int(256/224·size) (bicubic),
+// a centre crop of size, ImageNet mean and std.
+func finetuneTransform(size int) imaging.Transform {
+	return imaging.Transform{Name: fmt.Sprintf("finetune%d", size), Resize: 256 * size / 224, ResizeMode: imaging.ShorterSide,
+		Interp: imaging.Bicubic, Crop: size, Mean: imaging.ImageNetMean, Std: imaging.ImageNetStd}
 }
