@@ -5,6 +5,7 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -192,5 +193,26 @@ func TestNEONDepthwiseBitwise(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestNEONIsTheDefault checks that arm64 runs the NEON set unless PLP_CPU caps it, and that PLP_CPU=go
+// and the x86 names behave as documented there.
+func TestNEONIsTheDefault(t *testing.T) {
+	if got := SupportedKernelSets(); len(got) != 2 || got[0] != "neon" || got[1] != "go" {
+		t.Fatalf("SupportedKernelSets() = %v, want [neon go]", got)
+	}
+	var msg strings.Builder
+	for _, c := range []struct{ env, want, msg string }{
+		{"", "neon", ""}, {"neon", "neon", ""}, {"go", "go", ""}, {"avx2", "neon", "cannot run"}, {"avx512", "neon", "cannot run"},
+	} {
+		msg.Reset()
+		s := chooseKernelSet(c.env, &msg)
+		if s.name != c.want || !strings.Contains(msg.String(), c.msg) || (c.msg == "" && msg.Len() > 0) {
+			t.Errorf("PLP_CPU=%q: set %s, message %q; want %s and a message containing %q", c.env, s.name, msg.String(), c.want, c.msg)
+		}
+	}
+	if s := chooseKernelSet("", &msg); s.gemm != neonKernel || s.depthwiseRow == nil {
+		t.Fatalf("the default set's SGEMM kernel is %s", s.gemm.name)
 	}
 }
