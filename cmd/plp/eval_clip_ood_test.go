@@ -85,6 +85,28 @@ func TestEvalZeroShotMethods(t *testing.T) {
 	if mcm.Method == "" || gl.Method == "" || gl.AUROC != mcm.AUROC || gl.FPR95 != mcm.FPR95 || gl.Params["lambda"] != 0 {
 		t.Errorf("glmcm (lambda=0) %+v, mcm %+v: want the same metrics", gl, mcm)
 	}
+	// A second run takes the candidates' text embeddings from the store's cache, with the same result.
+	out, err = runApp(t, append(zeroShot, "--out", filepath.Join(dir, "zs2"), "--methods", "neglabel",
+		"--method-param", "neglabel.ngroup=10", "--method-param", "neglabel.tau=0.02")...)
+	if err != nil {
+		t.Fatalf("eval again: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("text tower: %d text embeddings from", len(nouns)+len(adjs))) || strings.Contains(out, "encoding") {
+		t.Errorf("second run did not use the text cache:\n%s", out)
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "zs2", "ood_metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs, err = eval.ReadJSON(strings.NewReader(string(b))); err != nil || len(recs) == 0 {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Method == "neglabel" && (r.AUROC != nl.AUROC || r.FPR95 != nl.FPR95) {
+			t.Errorf("cached neglabel %+v, first run %+v", r, nl)
+		}
+	}
+
 	// A probe run has no text tower: neglabel is refused with the reason.
 	if out, err := runApp(t, "eval", "--embeds", emb, "--model", embedModel, "--dataset", "CIFAR10", "--no-plots",
 		"--methods", "neglabel"); err == nil || !strings.Contains(err.Error(), "text tower") {

@@ -69,21 +69,29 @@ func methodsHelp() string {
 }
 
 // textSpace is the joint space of a zero-shot run for the methods that encode more text (neglabel) or
-// score patch features (glmcm, when the store has them).
+// score patch features (glmcm, when the store has them). Long text lists are encoded once per model and
+// weights and cached in the store (textCache).
 func textSpace(c *Context, m *zoo.Model, labels []float32, embed int, patches bool) *detect.TextSpace {
 	proj, _, _ := m.VisualProjection()
+	cache := newTextCache(c.String("embeds"), c.String("model"), c.String("weights"))
 	return &detect.TextSpace{EmbedDim: embed, Projection: proj, LabelEmbeds: labels, Patches: patches,
 		Encode: func(texts []string) ([]float32, error) {
 			w := c.Root().ErrWriter
-			fmt.Fprintf(w, "text tower: encoding %d texts\n", len(texts))
-			step := max(len(texts)/10, 1)
-			next := step
-			rows, _, err := train.EncodeTexts(m, texts, func(done int) {
-				if done >= next && done < len(texts) {
-					fmt.Fprintf(w, "text tower: %d of %d\n", done, len(texts))
-					next = done + step
-				}
+			rows, cached, err := cache.get(texts, func(texts []string) ([]float32, error) {
+				fmt.Fprintf(w, "text tower: encoding %d texts (cached in %s for later runs)\n", len(texts), cache.dir)
+				step := max(len(texts)/10, 1)
+				next := step
+				rows, _, err := train.EncodeTexts(m, texts, func(done int) {
+					if done >= next && done < len(texts) {
+						fmt.Fprintf(w, "text tower: %d of %d\n", done, len(texts))
+						next = done + step
+					}
+				})
+				return rows, err
 			})
+			if cached {
+				fmt.Fprintf(w, "text tower: %d text embeddings from %s\n", len(texts), cache.dir)
+			}
 			return rows, err
 		}}
 }
