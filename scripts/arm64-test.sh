@@ -39,6 +39,10 @@ if [ "$("$go" env GOHOSTARCH)" != arm64 ]; then
   echo "arm64-test: $("$qemu" --version | head -1)"
 fi
 
+# vet checks the arm64 assembly against its Go declarations (argument frames, sizes), which the host's
+# `go vet` does not see.
+GOOS=linux GOARCH=arm64 "$go" vet "${pkgs[@]}"
+
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 failed=()
