@@ -35,6 +35,8 @@ func LoadEncoder(spec *zoo.Spec, st weights.Store, be tensor.Backend) (Encoder, 
 		switch {
 		case c.ViT != nil:
 			return NewTimmViT(*c.ViT, be, ws)
+		case c.ConvNeXt != nil && c.ConvNeXt.NoHeadNorm:
+			return nil, fmt.Errorf("train: %s: a ConvNeXt without its head norm (torchvision's, as the paper embeds it) cannot be fine-tuned", spec.Name)
 		case c.ConvNeXt != nil:
 			return NewConvNeXt(*c.ConvNeXt, be, ws, "")
 		}
