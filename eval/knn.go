@@ -358,20 +358,26 @@ func (m *KNN) keys(q []float32, b, c0, nc int, sim []float32, workers int) {
 	})
 }
 
-// l1Distance is ‖a − b‖₁ in float32 with four partial sums (a ranking key; scores recompute it).
+// l1Distance is ‖a − b‖₁ in float32 with eight partial sums (a ranking key; scores recompute it).
 func l1Distance(a, b []float32) float32 {
-	var s0, s1, s2, s3 float32
+	b = b[:len(a)]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += abs32(a[i] - b[i])
-		s1 += abs32(a[i+1] - b[i+1])
-		s2 += abs32(a[i+2] - b[i+2])
-		s3 += abs32(a[i+3] - b[i+3])
+	for ; i+8 <= len(a); i += 8 {
+		a8, b8 := a[i:i+8:i+8], b[i:i+8:i+8]
+		s0 += abs32(a8[0] - b8[0])
+		s1 += abs32(a8[1] - b8[1])
+		s2 += abs32(a8[2] - b8[2])
+		s3 += abs32(a8[3] - b8[3])
+		s4 += abs32(a8[4] - b8[4])
+		s5 += abs32(a8[5] - b8[5])
+		s6 += abs32(a8[6] - b8[6])
+		s7 += abs32(a8[7] - b8[7])
 	}
 	for ; i < len(a); i++ {
 		s0 += abs32(a[i] - b[i])
 	}
-	return (s0 + s1) + (s2 + s3)
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
