@@ -349,7 +349,7 @@ func (s *Server) one(ctx context.Context, u upload, embed bool, t0 time.Time) (r
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	res = result{Top: r.pred.Top, Scores: r.pred.Scores, Embedding: r.embed, Batch: r.batch, Timings: map[string]float64{
-		"decode": ms(tp.Sub(td)), "preprocess": ms(tq.Sub(tp)), "queue": ms(r.queue), "encode": ms(r.encode),
+		"decode": ms(tp.Sub(td)), "preprocess": ms(tq.Sub(tp)), "queue": ms(r.queue), "encode": ms(r.encode), "score": ms(r.score),
 		"total": ms(time.Since(t0)),
 	}}
 	return res

@@ -119,7 +119,7 @@ func (m *metrics) write(w io.Writer) error {
 	}
 	header("plp_serve_batch_size", "histogram", "Images per encoder forward pass.")
 	m.batch.write(&b, "plp_serve_batch_size", "")
-	header("plp_serve_encode_duration_seconds", "histogram", "Time of one forward pass and its scores.")
+	header("plp_serve_encode_duration_seconds", "histogram", "Time of one forward pass.")
 	m.encode.write(&b, "plp_serve_encode_duration_seconds", "")
 	header("plp_serve_images_total", "counter", "Images encoded.")
 	fmt.Fprintf(&b, "plp_serve_images_total %d\n", m.images.Load())

@@ -96,9 +96,10 @@ type Server struct {
 	admitted int
 	closed   bool
 	queue    chan *item
-	decoding atomic.Int64 // admitted images not yet queued
-	done     chan struct{}
-	warm     chan struct{} // closed after the warm-up pass, with warmErr set if it failed
+	decoding atomic.Int64       // admitted images not yet queued
+	scores   chan *encodedBatch // from the batcher to the scorer
+	done     chan struct{}      // closed when the batcher and the scorer have finished
+	warm     chan struct{}      // closed after the warm-up pass, with warmErr set if it failed
 	warmErr  error
 }
 
@@ -116,8 +117,17 @@ type itemResult struct {
 	embed  []float32
 	err    error
 	queue  time.Duration
-	encode time.Duration // the whole batch's forward pass and scores
+	encode time.Duration // the batch's forward pass
+	score  time.Duration // the batch's scores
 	batch  int
+}
+
+// encodedBatch is a batch after its forward pass, on its way to the scorer.
+type encodedBatch struct {
+	items  []*item
+	emb    []float32
+	t0     time.Time // when the forward pass started
+	encode time.Duration
 }
 
 // New builds a server around an encoder, the transform its embeddings were made with and a detector for
@@ -132,7 +142,8 @@ func New(enc data.Encoder, tr imaging.Transform, det *Detector, opt Options) (*S
 		return nil, fmt.Errorf("serve: transform %s makes %dx%d images, the encoder takes %dx%d", tr.Name, tr.Crop, tr.Crop, s, s)
 	}
 	s := &Server{enc: enc, tr: tr, det: det, opt: opt, per: 3 * tr.Crop * tr.Crop,
-		decode: make(chan struct{}, opt.Workers), queue: make(chan *item, opt.MaxQueue), done: make(chan struct{}), warm: make(chan struct{})}
+		decode: make(chan struct{}, opt.Workers), queue: make(chan *item, opt.MaxQueue), scores: make(chan *encodedBatch, 1), done: make(chan struct{}),
+		warm: make(chan struct{})}
 	if k, ok := enc.(interface{ Kind() string }); ok {
 		s.kind = k.Kind()
 	}
@@ -232,9 +243,21 @@ func (s *Server) enqueue(it *item) error {
 	return nil
 }
 
-// batcher runs every forward pass: it warms the encoder up, then gathers queued images into batches.
+// batcher runs every forward pass: it warms the encoder up, then gathers queued images into batches. A
+// scorer goroutine computes the scores of one batch while the next is encoded.
 func (s *Server) batcher() {
-	defer close(s.done)
+	scored := make(chan struct{})
+	go func() {
+		defer close(scored)
+		for eb := range s.scores {
+			s.score(eb)
+		}
+	}()
+	defer func() {
+		close(s.scores)
+		<-scored
+		close(s.done)
+	}()
 	buf := make([]float32, s.opt.MaxBatch*s.per)
 	if _, err := s.safeEncode(buf[:s.per], 1); err != nil {
 		s.warmErr = fmt.Errorf("serve: warm-up forward pass: %w", err)
@@ -293,10 +316,10 @@ func (s *Server) gather(batch []*item) []*item {
 	return batch
 }
 
-// run encodes and scores one batch and answers each of its images. Images whose request has gone are
-// dropped before the forward pass.
+// run encodes one batch and hands it to the scorer. Images whose request has gone are dropped before the
+// forward pass.
 func (s *Server) run(batch []*item, buf []float32) {
-	live := batch[:0:0]
+	var live []*item
 	for _, it := range batch {
 		if err := it.ctx.Err(); err != nil {
 			s.answer(it, itemResult{err: ctxError(err)})
@@ -311,20 +334,41 @@ func (s *Server) run(batch []*item, buf []float32) {
 	t0 := time.Now()
 	for i, it := range live {
 		copy(buf[i*s.per:(i+1)*s.per], it.pix)
+		p := it.pix
+		it.pix = nil
+		s.pix.Put(&p)
 	}
 	emb, err := s.safeEncode(buf[:n*s.per], n)
-	var preds []Prediction
-	if err == nil {
-		preds, err = s.safeScore(emb, n)
-	}
 	dt := time.Since(t0)
 	s.met.batchDone(n, dt.Seconds())
+	if err != nil {
+		for _, it := range live {
+			s.answer(it, itemResult{err: err, queue: t0.Sub(it.enq), encode: dt, batch: n})
+		}
+		return
+	}
+	s.scores <- &encodedBatch{items: live, emb: emb, t0: t0, encode: dt}
+}
+
+// score computes a batch's predictions and answers its images.
+func (s *Server) score(eb *encodedBatch) {
+	n := len(eb.items)
+	t1 := time.Now()
+	var preds []Prediction
+	var err error
+	for _, it := range eb.items {
+		if !it.embed {
+			preds, err = s.safeScore(eb.emb, n)
+			break
+		}
+	}
+	ds := time.Since(t1)
 	d := s.det.Dim()
-	for i, it := range live {
-		r := itemResult{err: err, queue: t0.Sub(it.enq), encode: dt, batch: n}
+	for i, it := range eb.items {
+		r := itemResult{err: err, queue: eb.t0.Sub(it.enq), encode: eb.encode, score: ds, batch: n}
 		if err == nil {
 			if it.embed {
-				r.embed = emb[i*d : (i+1)*d : (i+1)*d]
+				r.embed = eb.emb[i*d : (i+1)*d : (i+1)*d]
 			} else {
 				r.pred = preds[i]
 			}
@@ -333,10 +377,13 @@ func (s *Server) run(batch []*item, buf []float32) {
 	}
 }
 
+// answer returns an image's buffer to the pool (unless the batcher did) and its queue place, and sends r.
 func (s *Server) answer(it *item, r itemResult) {
-	p := it.pix
-	it.pix = nil
-	s.pix.Put(&p)
+	if it.pix != nil {
+		p := it.pix
+		it.pix = nil
+		s.pix.Put(&p)
+	}
 	s.release(1)
 	it.res <- r
 }

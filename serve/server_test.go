@@ -137,7 +137,7 @@ func TestScoreMatchesEval(t *testing.T) {
 			if len(r.Top) != 5 || r.Top[0].Prob < r.Top[1].Prob || r.Top[0].Class == "" {
 				t.Errorf("%s[%d]: top %+v", set, i, r.Top)
 			}
-			for _, k := range []string{"decode", "preprocess", "queue", "encode", "total"} {
+			for _, k := range []string{"decode", "preprocess", "queue", "encode", "score", "total"} {
 				if _, ok := r.Timings[k]; !ok {
 					t.Errorf("%s[%d]: no %s timing in %v", set, i, k, r.Timings)
 				}
