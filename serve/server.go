@@ -109,7 +109,7 @@ type item struct {
 	pix   []float32
 	embed bool // only the embedding is wanted
 	enq   time.Time
-	res   chan itemResult // buffered: the batcher never blocks on it
+	res   chan itemResult // buffered: the batcher and the scorer never block on it
 }
 
 type itemResult struct {
@@ -132,7 +132,7 @@ type encodedBatch struct {
 
 // New builds a server around an encoder, the transform its embeddings were made with and a detector for
 // those embeddings. It starts the batcher and warms the encoder up in the background: /readyz answers 200
-// once one forward pass has run. Wait for that with Ready.
+// once one forward pass has run; WaitReady waits for it.
 func New(enc data.Encoder, tr imaging.Transform, det *Detector, opt Options) (*Server, error) {
 	opt.defaults()
 	if enc.Dim() != det.Dim() {
