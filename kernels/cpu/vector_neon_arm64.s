@@ -12,14 +12,23 @@ TEXT ·geluBlocksNEON(SB), NOSPLIT, $0-24
 	MOVD x+8(FP), R1
 	MOVD n+16(FP), R2
 	LOAD_CONSTS(R3)
-	CBZ  R2, gdone
+	LSR  $3, R2, R4
+	CBZ  R4, g4
 
-gloop:
-	VLD1.P 16(R1), [V1.S4]
-	GELU
+g8:
+	VLD1.P 32(R1), [V1.S4, V2.S4]
+	VMOV   V2.B16, V9.B16
+	GELU_AB
 	VST1.P [V0.S4], 16(R0)
-	SUBS   $4, R2
-	BNE    gloop
+	VST1.P [V8.S4], 16(R0)
+	SUBS   $1, R4
+	BNE    g8
+
+g4:
+	TBZ    $2, R2, gdone
+	VLD1   (R1), [V1.S4]
+	GELU_A
+	VST1   [V0.S4], (R0)
 
 gdone:
 	RET
@@ -30,71 +39,81 @@ TEXT ·quickGeluBlocksNEON(SB), NOSPLIT, $0-24
 	MOVD x+8(FP), R1
 	MOVD n+16(FP), R2
 	LOAD_CONSTS(R3)
-	CBZ  R2, qdone
+	LSR  $3, R2, R4
+	CBZ  R4, q4
 
-qloop:
-	VLD1.P 16(R1), [V1.S4]
-	QGELU
+q8:
+	VLD1.P 32(R1), [V1.S4, V2.S4]
+	VMOV   V2.B16, V9.B16
+	QGELU_AB
 	VST1.P [V0.S4], 16(R0)
-	SUBS   $4, R2
-	BNE    qloop
+	VST1.P [V8.S4], 16(R0)
+	SUBS   $1, R4
+	BNE    q8
+
+q4:
+	TBZ    $2, R2, qdone
+	VLD1   (R1), [V1.S4]
+	QGELU_A
+	VST1   [V0.S4], (R0)
 
 qdone:
 	RET
 
-// EXPSUB stores exp(x - m) for the next four values and adds them to the accumulator acc (V8-V15).
-#define EXPSUB(acc) \
-	VLD1.P 16(R1), [V0.S4];   \
-	FSUB_V(0, 0, 7);          \
-	EXP;                      \
-	VST1.P [V0.S4], 16(R0);   \
-	FADD_V(acc, acc, 0)
+// EXPSUB2 stores exp(x - m) (m in V31) for the next eight values and adds them to the accumulators
+// acc and accb, one vector each.
+#define EXPSUB2(acc, accb) \
+	VLD1.P 32(R1), [V0.S4, V1.S4]; \
+	VMOV   V1.B16, V8.B16;         \
+	FSUB_V(0, 0, 31);              \
+	FSUB_V(8, 8, 31);              \
+	EXP_AB;                        \
+	VST1.P [V0.S4], 16(R0);        \
+	VST1.P [V8.S4], 16(R0);        \
+	FADD_V(acc, acc, 0);           \
+	FADD_V(accb, accb, 8)
 
 // func expSubBlocksNEON(dst, x *float32, n int, m float32, acc *[32]float32)
 //
-// acc gets the two sixteen-lane accumulators of expSubGo: blocks of 32 fill both, a last block of 16
-// the first.
+// acc gets the two sixteen-lane accumulators of expSubGo, in V20-V23 and V2, V3, V7, V9: blocks of 32
+// fill both, a last block of 16 the first.
 TEXT ·expSubBlocksNEON(SB), NOSPLIT, $0-40
 	MOVD  dst+0(FP), R0
 	MOVD  x+8(FP), R1
 	MOVD  n+16(FP), R2
-	FMOVS m+24(FP), F7
+	FMOVS m+24(FP), F31
 	MOVD  acc+32(FP), R4
 	LOAD_CONSTS(R3)
-	VDUP  V7.S[0], V7.S4
-	VEOR  V8.B16, V8.B16, V8.B16
+	VDUP  V31.S[0], V31.S4
+	VEOR  V20.B16, V20.B16, V20.B16
+	VEOR  V21.B16, V21.B16, V21.B16
+	VEOR  V22.B16, V22.B16, V22.B16
+	VEOR  V23.B16, V23.B16, V23.B16
+	VEOR  V2.B16, V2.B16, V2.B16
+	VEOR  V3.B16, V3.B16, V3.B16
+	VEOR  V7.B16, V7.B16, V7.B16
 	VEOR  V9.B16, V9.B16, V9.B16
-	VEOR  V10.B16, V10.B16, V10.B16
-	VEOR  V11.B16, V11.B16, V11.B16
-	VEOR  V12.B16, V12.B16, V12.B16
-	VEOR  V13.B16, V13.B16, V13.B16
-	VEOR  V14.B16, V14.B16, V14.B16
-	VEOR  V15.B16, V15.B16, V15.B16
 	LSR   $5, R2, R5
 	CBZ   R5, e16
 
 e32:
-	EXPSUB(8)
-	EXPSUB(9)
-	EXPSUB(10)
-	EXPSUB(11)
-	EXPSUB(12)
-	EXPSUB(13)
-	EXPSUB(14)
-	EXPSUB(15)
+	EXPSUB2(20, 21)
+	EXPSUB2(22, 23)
+	EXPSUB2(2, 3)
+	EXPSUB2(7, 9)
 	SUBS $1, R5
 	BNE  e32
 
 e16:
 	TBZ $4, R2, estore
-	EXPSUB(8)
-	EXPSUB(9)
-	EXPSUB(10)
-	EXPSUB(11)
+	EXPSUB2(20, 21)
+	EXPSUB2(22, 23)
 
 estore:
-	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R4)
-	VST1   [V12.S4, V13.S4, V14.S4, V15.S4], (R4)
+	VST1.P [V20.S4, V21.S4, V22.S4, V23.S4], 64(R4)
+	VST1.P [V2.S4, V3.S4], 32(R4)
+	VST1.P [V7.S4], 16(R4)
+	VST1   [V9.S4], (R4)
 	RET
 
 // DOT16 adds x·y for the next sixteen values to the accumulator a0-a3, fused.
@@ -332,13 +351,14 @@ TEXT ·axpyBlocksNEON(SB), NOSPLIT, $0-32
 	MOVD  x+8(FP), R0
 	MOVD  y+16(FP), R1
 	MOVD  n+24(FP), R2
+	MOVD  R1, R3 // y's store pointer, apart from its load pointer so that loads need not wait for stores
 	CBZ   R2, adone
 
 aloop:
 	VLD1.P 16(R0), [V0.S4]
-	VLD1   (R1), [V1.S4]
+	VLD1.P 16(R1), [V1.S4]
 	FMLA_E(1, 0, 31, 0)
-	VST1.P [V1.S4], 16(R1)
+	VST1.P [V1.S4], 16(R3)
 	SUBS   $4, R2
 	BNE    aloop
 
@@ -350,12 +370,13 @@ TEXT ·scaleBlocksNEON(SB), NOSPLIT, $0-24
 	FMOVS alpha+0(FP), F31
 	MOVD  x+8(FP), R0
 	MOVD  n+16(FP), R2
+	MOVD  R0, R3 // the store pointer
 	CBZ   R2, cdone
 
 cloop:
-	VLD1   (R0), [V0.S4]
+	VLD1.P 16(R0), [V0.S4]
 	FMUL_E(0, 0, 31, 0)
-	VST1.P [V0.S4], 16(R0)
+	VST1.P [V0.S4], 16(R3)
 	SUBS   $4, R2
 	BNE    cloop
 
