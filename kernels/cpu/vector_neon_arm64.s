@@ -383,24 +383,50 @@ cloop:
 cdone:
 	RET
 
+// MAXV keeps in Vm, lane by lane, the larger of Vm and Vx, ignoring NaN in Vx; Vt is scratch.
+#define MAXV(m, x, t) \
+	FCMGT_V(t, x, m); \
+	BIT_V(m, x, t)
+
 // func maxBlocksNEON(x *float32, n int, lanes *[4]float32)
 //
-// lanes gets, lane by lane, the largest value of x that is not NaN, or -Inf.
+// lanes gets, lane by lane, the largest value of x that is not NaN, or -Inf. Four running maxima
+// (V0-V3) over blocks of 16 keep four compare-and-select chains in flight.
 TEXT ·maxBlocksNEON(SB), NOSPLIT, $0-24
 	MOVD x+0(FP), R0
 	MOVD n+8(FP), R2
 	MOVD lanes+16(FP), R4
 	MOVD $0xff800000, R5
 	VDUP R5, V0.S4
-	CBZ  R2, mstore
+	VMOV V0.B16, V1.B16
+	VMOV V0.B16, V2.B16
+	VMOV V0.B16, V3.B16
+	LSR  $4, R2, R6
+	CBZ  R6, m4
 
-mloop:
-	VLD1.P 16(R0), [V1.S4]
-	FCMGT_V(2, 1, 0)
-	VBIT   V2.B16, V1.B16, V0.B16
-	SUBS   $4, R2
-	BNE    mloop
+m16:
+	VLD1.P 64(R0), [V4.S4, V5.S4, V6.S4, V7.S4]
+	MAXV(0, 4, 8)
+	MAXV(1, 5, 9)
+	MAXV(2, 6, 10)
+	MAXV(3, 7, 11)
+	SUBS   $1, R6
+	BNE    m16
+
+m4:
+	ANDS $15, R2, R6
+	BEQ  mstore
+
+m4loop:
+	VLD1.P 16(R0), [V4.S4]
+	MAXV(0, 4, 8)
+	SUBS   $4, R6
+	BNE    m4loop
 
 mstore:
+	// The running maxima hold no NaN, so FMAX merges them; the sign of a zero maximum is settled in Go.
+	FMAX_V(0, 0, 1)
+	FMAX_V(2, 2, 3)
+	FMAX_V(0, 0, 2)
 	VST1 [V0.S4], (R4)
 	RET
