@@ -19,18 +19,12 @@
 #define FMAX_V(d, n, m) WORD $(0x4E20F400 | (m)<<16 | (n)<<5 | (d))
 // Vd = min(Vn, Vm), NaN if either is.
 #define FMIN_V(d, n, m) WORD $(0x4EA0F400 | (m)<<16 | (n)<<5 | (d))
-// Vd = Vn rounded to an integral value, ties to even.
-#define FRINTN_V(d, n) WORD $(0x4E218800 | (n)<<5 | (d))
 // Vd = |Vn|.
 #define FABS_V(d, n) WORD $(0x4EA0F800 | (n)<<5 | (d))
-// Vd = -Vn.
-#define FNEG_V(d, n) WORD $(0x6EA0F800 | (n)<<5 | (d))
 // Vd = Vn > Vm ? all ones : 0, false for NaN.
 #define FCMGT_V(d, n, m) WORD $(0x6EA0E400 | (m)<<16 | (n)<<5 | (d))
 // Vd = Vn < 0 ? all ones : 0, false for NaN.
 #define FCMLT0_V(d, n) WORD $(0x4EA0E800 | (n)<<5 | (d))
-// Vd = Vn rounded toward zero to int32.
-#define FCVTZS_V(d, n) WORD $(0x4EA1B800 | (n)<<5 | (d))
 // Vd -= Vn·Vm[i], fused.
 #define FMLS_E(d, n, m, i) WORD $(0x4F805000 | ((i)&1)<<21 | ((i)>>1)<<11 | (m)<<16 | (n)<<5 | (d))
 // Vd = Vn >> 1, arithmetic, on int32 lanes.
@@ -133,9 +127,8 @@
 	EXP_SPLIT(c, z, n);       EXP_SPLIT(cb, zb, nb);         \
 	EXP_SCALE(x, z, n, p);    EXP_SCALE(xb, zb, nb, pb)
 
-// The two chains' registers: chain A maps V1 to V0 (EXP: V0 in place) using V2-V6, V16 and V17; chain B
-// maps V9 to V8 using V10-V14, V18 and V19.
-#define EXP_A EXP(0, 4, 5, 6, 16, 17)
+// The two chains' registers: chain A maps V1 to V0 (EXP_AB: V0 in place) using V2-V6, V16 and V17;
+// chain B maps V9 to V8 using V10-V14, V18 and V19.
 #define EXP_AB EXP2(0, 4, 5, 6, 16, 17, 8, 12, 13, 14, 18, 19)
 
 // QGELU sets Vo = Vx / (1 + expf(-1.702·Vx)), using c, z, n, r and p.
