@@ -107,6 +107,9 @@ type Result struct {
 	Records  []eval.Record
 	Scores   []Scored
 	Accuracy float64 // ID test accuracy of the logits (0 when the stored labels are unknown)
+	// Skipped says, one line each, which methods `--methods all` chose but left out because their default
+	// parameters do not fit the data, and why.
+	Skipped []string
 }
 
 // Run evaluates src on the ID test set against every OOD set.

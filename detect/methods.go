@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"plp/eval"
 )
@@ -85,6 +86,10 @@ func (res *Result) methodScores(in *inputs) error {
 			return fmt.Errorf("%s needs %s; this run has %s", s.Method.Name, s.Method.Needs, have)
 		}
 		det, err := s.Fit(fit)
+		if err != nil && s.Optional {
+			res.Skipped = append(res.Skipped, fmt.Sprintf("%s left out of --methods all: %s", s.Label(), strings.TrimPrefix(err.Error(), "eval: ")))
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -129,7 +129,11 @@ type Method struct {
 // Setting is a method with every parameter resolved (defaults filled in, values checked).
 type Setting struct {
 	Method *Method
-	values map[string]string
+	// Optional marks a method that `all` chose and the user neither named nor gave parameters: when its
+	// defaults do not fit the data (vim's dim above the feature width, say), the run leaves it out with a
+	// note instead of failing.
+	Optional bool
+	values   map[string]string
 }
 
 // Methods returns the registry in the order reports list the methods.
@@ -305,6 +309,7 @@ func (s Setting) Fit(d *FitData) (Detector, error) {
 // order otherwise. A parameter for a method that is not selected is an error.
 func ParseMethods(names []string, params []string, have Needs) ([]Setting, error) {
 	var selected []*Method
+	named := map[*Method]bool{}
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if n == "" {
@@ -325,6 +330,7 @@ func ParseMethods(names []string, params []string, have Needs) ([]Setting, error
 		if !m.Applies(have) {
 			return nil, fmt.Errorf("eval: %s needs %s; this run has %s", m.Name, m.Needs, have)
 		}
+		named[m] = true
 		if !slices.Contains(selected, m) {
 			selected = append(selected, m)
 		}
@@ -354,6 +360,7 @@ func ParseMethods(names []string, params []string, have Needs) ([]Setting, error
 		if err != nil {
 			return nil, err
 		}
+		s.Optional = !named[m] && values[m.Name] == nil
 		out = append(out, s)
 	}
 	return out, nil

@@ -192,6 +192,9 @@ func runEval(c *Context) (err error) {
 	if src.Logits != nil && res.Accuracy > 0 {
 		fmt.Fprintf(c.Root().Writer, "ID test accuracy %.2f%%\n\n", res.Accuracy) // already a percentage
 	}
+	for _, note := range res.Skipped {
+		fmt.Fprintln(c.Root().ErrWriter, "eval:", note)
+	}
 	printSummary(c.Root().Writer, res.Records)
 	if opt.Out != "" {
 		fmt.Fprintf(c.Root().ErrWriter, "reports written to %s (ood_metrics.json, .csv, .md with AUPR, plots/)\n", opt.Out)

@@ -84,3 +84,30 @@ func TestEvalMethods(t *testing.T) {
 		t.Errorf("a refused eval wrote reports (%v)", err)
 	}
 }
+
+// TestEvalMethodsAllSkipsMisfits: `--methods all` leaves out, with a note, a method whose default parameters
+// do not fit the data (vim's dim 256 on 20-wide features); the same method named on its own is an error.
+func TestEvalMethodsAllSkipsMisfits(t *testing.T) {
+	dir := t.TempDir()
+	writeBlobs(t, dir, "CIFAR10", "train", 200, 20, 10, 0, 1)
+	writeBlobs(t, dir, "CIFAR10", "test", 100, 20, 10, 0, 2)
+	writeBlobs(t, dir, "CIFAR100", "test", 100, 20, 10, -1, 3)
+	probe := filepath.Join(dir, "probe")
+	if out, err := runApp(t, "probe", "--embeds", dir, "--model", "toy", "--dataset", "CIFAR10", "--out", probe, "--epochs", "2", "--quiet"); err != nil {
+		t.Fatalf("probe: %v\n%s", err, out)
+	}
+	out, errs, err := runCLI("", "eval", "--probe", probe, "--embeds", dir, "--no-plots", "--methods", "all")
+	if err != nil {
+		t.Fatalf("--methods all: %v\n%s", err, errs)
+	}
+	if !strings.Contains(errs, "vim (dim=256) left out of --methods all: vim: dim=256 must be less than the feature width 20") {
+		t.Errorf("no note for vim on stderr:\n%s", errs)
+	}
+	if strings.Contains(out, "vim") || !strings.Contains(out, "knn_kth") {
+		t.Errorf("summary:\n%s", out)
+	}
+	if _, err := runApp(t, "eval", "--probe", probe, "--embeds", dir, "--no-plots", "--methods", "vim", "--overwrite"); err == nil ||
+		!strings.Contains(err.Error(), "dim=256") {
+		t.Errorf("--methods vim with a misfit default: err = %v", err)
+	}
+}
