@@ -36,6 +36,13 @@ func ModelDirName(model string) string {
 	return strings.ReplaceAll(model, "/", "_")
 }
 
+// WeightsKey is the store's model key for embeddings made by one particular checkpoint of a model (a
+// fine-tuned encoder, a classifier's logits): kind, the model's folder name and the first 12 hex digits of
+// the weights' SHA-256, so that a retrained model never reads another's embeddings.
+func WeightsKey(kind, model, weightsSHA256 string) string {
+	return fmt.Sprintf("%s_%s_%s", kind, ModelDirName(model), weightsSHA256[:min(12, len(weightsSHA256))])
+}
+
 // StorePath is where a split of a dataset's embeddings under a model lives.
 func StorePath(dir, dataset, model, split string) string {
 	return filepath.Join(dir, ModelDirName(dataset), ModelDirName(model), split+".safetensors")

@@ -83,14 +83,17 @@ func ReadProbe(dir string) (*Probe, error) {
 
 // Setup says where a server's parts come from, as `plp serve`'s flags do.
 type Setup struct {
-	Probe    string // probe folder; or ZeroShot
+	Probe    string // probe folder; or ZeroShot, or Finetuned
 	ZeroShot bool   // CLIP zero-shot head from the model's text tower
-	Embeds   string // embedding store
-	Model    string // default: the probe's
-	Weights  string // default: the probe's (PLP probes record it)
-	Dataset  string // ID dataset; default: the probe's
-	Classes  []string
-	Prompts  []string // zero-shot prompt templates; default train.PaperPrompts
+	// Finetuned is a `plp finetune` folder: its encoder and head (the EMA ones when EMA was on), served on the
+	// embeddings `plp eval --finetuned` cached in Embeds under Finetuned.StoreKey.
+	Finetuned string
+	Embeds    string // embedding store
+	Model     string // default: the probe's or the fine-tuned folder's
+	Weights   string // default: the probe's (PLP probes record it); a fine-tuned folder brings its own
+	Dataset   string // ID dataset; default: the probe's or the fine-tuned folder's
+	Classes   []string
+	Prompts   []string // zero-shot prompt templates; default train.PaperPrompts
 	// CalibSplit is the store split of the ID dataset the thresholds are set on; default "test".
 	CalibSplit string
 	Detector   DetectorConfig // Methods, Temperature, KNNK, TPR; Head, Train and Calib are filled in
@@ -99,7 +102,7 @@ type Setup struct {
 
 // Loaded is everything New needs.
 type Loaded struct {
-	Encoder   *data.ModelEncoder
+	Encoder   data.Encoder
 	Transform imaging.Transform
 	Detector  *Detector
 	Model     string
@@ -113,10 +116,33 @@ func Load(s Setup) (*Loaded, error) {
 	if be == nil {
 		be = tensor.CPU{}
 	}
-	var probe *Probe
+	var (
+		probe *Probe
+		ft    *Finetuned
+		spec  *zoo.Spec
+		key   string // the model's key in the store
+	)
+	heads := 0
+	for _, on := range []bool{s.Probe != "", s.ZeroShot, s.Finetuned != ""} {
+		if on {
+			heads++
+		}
+	}
 	switch {
-	case s.Probe != "" && s.ZeroShot:
-		return nil, fmt.Errorf("a probe folder and the zero-shot head are alternatives: pass one")
+	case heads > 1:
+		return nil, fmt.Errorf("a probe folder, the zero-shot head and a fine-tuned folder are alternatives: pass one")
+	case s.Finetuned != "":
+		if s.Weights != "" {
+			return nil, fmt.Errorf("a fine-tuned folder brings its own weights: pass no weights with it")
+		}
+		var err error
+		if ft, err = ReadFinetuned(s.Finetuned, s.Model); err != nil {
+			return nil, err
+		}
+		spec, s.Model, s.Weights, key = ft.Spec, ft.Spec.Name, ft.Weights, ft.StoreKey()
+		if s.Dataset == "" {
+			s.Dataset = ft.Dataset
+		}
 	case s.Probe != "":
 		var err error
 		if probe, err = ReadProbe(s.Probe); err != nil {
@@ -132,7 +158,7 @@ func Load(s Setup) (*Loaded, error) {
 			s.Dataset = probe.Dataset
 		}
 	case !s.ZeroShot:
-		return nil, fmt.Errorf("pass a probe folder or ask for the zero-shot head")
+		return nil, fmt.Errorf("pass a probe folder or a fine-tuned folder, or ask for the zero-shot head")
 	}
 	if s.Model == "" || s.Weights == "" || s.Dataset == "" || s.Embeds == "" {
 		return nil, fmt.Errorf("serving needs the model, its weights, the ID dataset and the embedding store (model %q, weights %q, dataset %q, store %q)", s.Model, s.Weights, s.Dataset, s.Embeds)
@@ -140,41 +166,69 @@ func Load(s Setup) (*Loaded, error) {
 	if s.CalibSplit == "" {
 		s.CalibSplit = "test"
 	}
-	trainE, err := data.ReadEmbeddings(data.StorePath(s.Embeds, s.Dataset, s.Model, "train"))
-	if err != nil {
-		return nil, fmt.Errorf("ID train embeddings (make them with `plp embed --dataset %s`): %w", s.Dataset, err)
+	if key == "" {
+		key = s.Model
 	}
-	calib, err := data.ReadEmbeddings(data.StorePath(s.Embeds, s.Dataset, s.Model, s.CalibSplit))
+	howTo := fmt.Sprintf("`plp embed --dataset %s`", s.Dataset)
+	if ft != nil {
+		howTo = fmt.Sprintf("`plp eval --finetuned %s --embeds %s`", s.Finetuned, s.Embeds)
+	}
+	trainE, err := data.ReadEmbeddings(data.StorePath(s.Embeds, s.Dataset, key, "train"))
+	if err != nil {
+		return nil, fmt.Errorf("ID train embeddings (make them with %s): %w", howTo, err)
+	}
+	calib, err := data.ReadEmbeddings(data.StorePath(s.Embeds, s.Dataset, key, s.CalibSplit))
 	if err != nil {
 		return nil, fmt.Errorf("held-out ID embeddings (%s split): %w", s.CalibSplit, err)
 	}
 	if sum := trainE.Meta["weights_sha256"]; sum != "" {
-		got, err := fileSHA256(s.Weights)
-		if err != nil {
+		var got string
+		if ft != nil {
+			got = ft.SHA256
+		} else if got, err = fileSHA256(s.Weights); err != nil {
 			return nil, err
 		}
 		if got != sum {
 			return nil, fmt.Errorf("the store's embeddings were made with weights of sha256 %s, %s has %s", sum, s.Weights, got)
 		}
 	}
-	spec, err := zoo.Resolve(s.Model)
-	if err != nil {
-		return nil, err
+	if spec == nil {
+		if spec, err = zoo.Resolve(s.Model); err != nil {
+			return nil, err
+		}
 	}
 	m, err := zoo.LoadSpec(spec, s.Weights, be)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := storeTransform(spec, trainE)
-	if err != nil {
-		return nil, err
+	var (
+		tr   imaging.Transform
+		enc  data.Encoder
+		kind string
+	)
+	if ft != nil {
+		// `plp eval --finetuned` caches the tower's output after any projection: the head's input.
+		tr = ft.Transform
+		if want := trainE.Meta["transform"]; want != "" && want != data.DescribeTransform(tr) {
+			return nil, fmt.Errorf("the store's embeddings were preprocessed as %q, the fine-tuned model was trained with %q", want, data.DescribeTransform(tr))
+		}
+		te, err := data.NewTowerEncoder(m, false)
+		if err != nil {
+			return nil, err
+		}
+		enc, kind = te, te.Kind()
+	} else {
+		if tr, err = storeTransform(spec, trainE); err != nil {
+			return nil, err
+		}
+		me, err := data.NewModelEncoder(m)
+		if err != nil {
+			return nil, err
+		}
+		enc, kind = me, me.Kind()
 	}
-	enc, err := data.NewModelEncoder(m)
-	if err != nil {
-		return nil, err
-	}
-	if k := trainE.Meta["embedding"]; k != "" && k != enc.Kind() {
-		return nil, fmt.Errorf("the store holds %s embeddings, the model gives %s", k, enc.Kind())
+	if k := trainE.Meta["embedding"]; k != "" && k != kind {
+		return nil, fmt.Errorf("the store holds %s embeddings, the model gives %s", k, kind)
 	}
 	if enc.Dim() != trainE.D {
 		return nil, fmt.Errorf("the store's embeddings have width %d, the model's %d", trainE.D, enc.Dim())
@@ -183,19 +237,30 @@ func Load(s Setup) (*Loaded, error) {
 	if len(names) == 0 {
 		names, _ = data.ClassNames(s.Dataset)
 	}
-	head := &Head{}
-	if probe != nil {
-		h := probe.Head
+	var (
+		head *Head
+		h    *train.Head // the probe's or the fine-tuned linear head
+		what = "the probe"
+	)
+	switch {
+	case probe != nil:
+		h = probe.Head
+	case ft != nil:
+		h, what = ft.Head, "the fine-tuned head"
+	}
+	if h != nil {
 		if h.In != trainE.D {
-			return nil, fmt.Errorf("the probe takes embeddings of width %d, the store has %d", h.In, trainE.D)
+			return nil, fmt.Errorf("%s takes embeddings of width %d, the store has %d", what, h.In, trainE.D)
 		}
 		if len(names) != h.Classes {
 			names = numbered(h.Classes)
 		}
 		// The head runs on the CPU whatever the encoder's device: it is one small matrix product per batch,
 		// cheaper than copying the head's weights and the embeddings to a GPU for it.
-		head = &Head{Classes: names, EmbedNorm: probe.EmbedNorm, TrainLabels: probe.TrainLabels,
-			Logits: func(x []float32, n, d int) ([]float32, error) { return h.Logits(tensor.CPU{}, x, n), nil }}
+		head = &Head{Classes: names, Logits: func(x []float32, n, d int) ([]float32, error) { return h.Logits(tensor.CPU{}, x, n), nil }}
+		if probe != nil {
+			head.EmbedNorm, head.TrainLabels = probe.EmbedNorm, probe.TrainLabels
+		}
 	} else {
 		if len(names) == 0 {
 			return nil, fmt.Errorf("no class names for %s: pass a class-name file", s.Dataset)

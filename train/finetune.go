@@ -50,6 +50,14 @@ type FinetuneConfig struct {
 	Classes   int
 }
 
+// FinetuneTransform is finetune.py's build_transform(is_train=False, args), which the paper uses for
+// training and evaluation of every model alike: the shorter side resized to int(256/224·size) (bicubic),
+// a centre crop of size, ImageNet mean and std. `plp finetune` trains with it unless told otherwise.
+func FinetuneTransform(size int) imaging.Transform {
+	return imaging.Transform{Name: fmt.Sprintf("finetune%d", size), Resize: 256 * size / 224, ResizeMode: imaging.ShorterSide,
+		Interp: imaging.Bicubic, Crop: size, Mean: imaging.ImageNetMean, Std: imaging.ImageNetStd}
+}
+
 // DefaultFinetuneConfig returns finetune.py's defaults for a given class count.
 func DefaultFinetuneConfig(classes int) FinetuneConfig {
 	return FinetuneConfig{

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"plp/detect"
 	"plp/eval"
+	"plp/serve"
 	"plp/train"
 	"plp/weights"
 	"plp/zoo"
@@ -90,32 +89,26 @@ func runEval(c *Context) (err error) {
 		}
 	case c.String("probe") != "":
 		dir := c.String("probe")
-		hp, head, err := readProbe(dir)
+		p, err := serve.ReadProbe(dir)
 		if err != nil {
 			return err
 		}
 		if opt.Model == "" {
-			opt.Model = hp.Model
+			opt.Model = p.Model
 		}
 		if opt.Dataset == "" {
-			opt.Dataset = hp.Dataset
+			opt.Dataset = p.Dataset
 		}
 		if opt.Out == "" {
 			opt.Out = dir
 		}
-		src = detect.Source{Classes: head.Classes, EmbedNorm: hp.EmbedNorm, Logits: func(x []float32, n, d int) ([]float32, error) {
+		head := p.Head
+		src = detect.Source{Classes: head.Classes, EmbedNorm: p.EmbedNorm, Logits: func(x []float32, n, d int) ([]float32, error) {
 			if d != head.In {
 				return nil, fmt.Errorf("probe expects width %d, embeddings have %d", head.In, d)
 			}
 			return head.Logits(be, x, n), nil
-		}, Weight: head.Weight, Bias: head.Bias}
-		if hp.PseudoLabels {
-			pl, err := readPseudoLabels(filepath.Join(dir, "pseudo_labels.safetensors"))
-			if err != nil {
-				return err
-			}
-			src.TrainLabels = pl
-		}
+		}, Weight: head.Weight, Bias: head.Bias, TrainLabels: p.TrainLabels} // TrainLabels: a PLP probe's pseudo-labels
 	case c.Bool("zeroshot"):
 		if opt.Model == "" || c.String("weights") == "" || opt.Dataset == "" {
 			return fmt.Errorf("--zeroshot needs --model, --weights and --dataset")
@@ -245,43 +238,6 @@ func printSummary(w io.Writer, recs []eval.Record) {
 		fmt.Fprintf(tw, "%.2f\t%.2f\t\n", sa/float64(max(n, 1)), sf/float64(max(n, 1)))
 	}
 	tw.Flush()
-}
-
-// readProbe loads hp.json and head.safetensors from a `plp probe` folder.
-func readProbe(dir string) (*probeHP, *train.Head, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "hp.json"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s is not a probe folder (no hp.json; train one with `plp probe`): %w", dir, err)
-	}
-	var hp probeHP
-	if err := json.Unmarshal(b, &hp); err != nil {
-		return nil, nil, fmt.Errorf("%s/hp.json: %w", dir, err)
-	}
-	st, err := weights.Open(filepath.Join(dir, "head.safetensors"))
-	if err != nil {
-		return nil, nil, err
-	}
-	defer st.Close()
-	wt, err := st.Tensor("weight")
-	if err != nil {
-		return nil, nil, err
-	}
-	bt, err := st.Tensor("bias")
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(wt.Shape) != 2 || len(bt.Shape) != 1 || bt.Shape[0] != wt.Shape[0] {
-		return nil, nil, fmt.Errorf("%s/head.safetensors: weight %v and bias %v are not a linear layer", dir, wt.Shape, bt.Shape)
-	}
-	w, err := wt.Float32()
-	if err != nil {
-		return nil, nil, err
-	}
-	bias, err := bt.Float32()
-	if err != nil {
-		return nil, nil, err
-	}
-	return &hp, &train.Head{In: wt.Shape[1], Classes: wt.Shape[0], Weight: append([]float32(nil), w...), Bias: append([]float32(nil), bias...)}, nil
 }
 
 func readPseudoLabels(path string) ([]int64, error) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,9 +15,9 @@ import (
 	"plp/detect"
 	"plp/eval"
 	"plp/imaging"
+	"plp/serve"
 	"plp/tensor"
 	"plp/train"
-	"plp/weights"
 	"plp/zoo"
 )
 
@@ -42,100 +41,28 @@ func modelEvalFlags() []cli.Flag {
 	}
 }
 
-// towerEncoder is a data.Encoder that stores a model's image embedding after any projection (the input of
-// a fine-tuned head) or, with logits, the model's classifier logits.
-type towerEncoder struct {
-	m      *zoo.Model
-	logits bool
-	dim    int
-}
-
-func newTowerEncoder(m *zoo.Model, logits bool) (*towerEncoder, error) {
-	e := &towerEncoder{m: m, logits: logits}
-	s := m.ImageSize()
-	if s <= 0 {
-		return nil, fmt.Errorf("model %s has image size %d", m.Name(), s)
-	}
-	v, err := e.encode(make([]float32, 3*s*s), 1)
-	if err != nil {
-		return nil, err
-	}
-	e.dim = len(v)
-	return e, nil
-}
-
-func (e *towerEncoder) kind() string {
-	if e.logits {
-		return "logits"
-	}
-	return data.KindEmbed
-}
-
-// Dim implements data.Encoder.
-func (e *towerEncoder) Dim() int { return e.dim }
-
-// ImageSize implements data.Encoder.
-func (e *towerEncoder) ImageSize() int { return e.m.ImageSize() }
-
-// Encode implements data.Encoder.
-func (e *towerEncoder) Encode(x []float32, n int) ([]float32, error) {
-	v, err := e.encode(x, n)
-	if err == nil && len(v) != n*e.dim {
-		err = fmt.Errorf("model %s returned %d values for %d images of width %d", e.m.Name(), len(v), n, e.dim)
-	}
-	return v, err
-}
-
-func (e *towerEncoder) encode(x []float32, n int) ([]float32, error) {
-	s := e.m.ImageSize()
-	be := e.m.Backend()
-	xt := be.FromHost(x, n, 3, s, s)
-	defer be.Free(xt)
-	var out *tensor.Tensor
-	if e.logits {
-		l, err := e.m.Logits(xt)
-		if err != nil {
-			return nil, err
-		}
-		out = l
-	} else {
-		embed, preproj, err := e.m.EncodeImage(xt)
-		if err != nil {
-			return nil, err
-		}
-		if preproj != nil && preproj != embed {
-			be.Free(preproj)
-		}
-		out = embed
-	}
-	defer be.Free(out)
-	if out.Rank() != 2 || out.Dim(0) != n {
-		return nil, fmt.Errorf("model %s returned shape %v for %d images", e.m.Name(), out.Shape(), n)
-	}
-	return be.ToHost(out), nil
-}
-
 // modelSource prepares --finetuned or --classifier: it fills opt (store model key, dataset, the
 // notebook's defaults for --finetuned), embeds the splits the store lacks, and returns the logit source.
 func modelSource(c *Context, be tensor.Backend, opt *detect.Options) (detect.Source, error) {
 	var (
-		spec    *zoo.Spec
-		wpath   string
-		tr      imaging.Transform
-		head    *train.Head
-		logits  = c.Bool("classifier")
-		keyKind string
-		err     error
+		spec   *zoo.Spec
+		wpath  string
+		sha    string
+		tr     imaging.Transform
+		head   *train.Head
+		logits = c.Bool("classifier")
+		err    error
 	)
 	if dir := c.String("finetuned"); dir != "" {
-		var hp finetunedHP
-		if spec, wpath, tr, head, hp, err = readFinetuned(dir, opt.Model); err != nil {
+		ft, err := serve.ReadFinetuned(dir, opt.Model)
+		if err != nil {
 			return detect.Source{}, err
 		}
 		if opt.Dataset == "" {
-			opt.Dataset = hp.Dataset
+			opt.Dataset = ft.Dataset
 		}
-		keyKind = "finetuned"
+		spec, wpath, sha, tr, head = ft.Spec, ft.Weights, ft.SHA256, ft.Transform, ft.Head
+		opt.Model = ft.StoreKey()
 	} else {
 		if opt.Model == "" || c.String("weights") == "" || opt.Dataset == "" {
 			return detect.Source{}, fmt.Errorf("--classifier needs --model, --weights and --dataset")
@@ -144,17 +71,15 @@ func modelSource(c *Context, be tensor.Backend, opt *detect.Options) (detect.Sou
 			return detect.Source{}, err
 		}
 		wpath = c.String("weights")
-		keyKind = "classifier"
+		if sha, err = fileSHA256(wpath); err != nil {
+			return detect.Source{}, err
+		}
+		// The store key names the weights, so that a retrained model never reads another's cache.
+		opt.Model = data.WeightsKey("classifier", spec.Name, sha)
 	}
 	if opt.Dataset == "" {
 		return detect.Source{}, fmt.Errorf("pass --dataset")
 	}
-	sha, err := fileSHA256(wpath)
-	if err != nil {
-		return detect.Source{}, err
-	}
-	// The store key names the weights, so that a retrained model never reads another's cache.
-	opt.Model = fmt.Sprintf("%s_%s_%s", keyKind, data.ModelDirName(spec.Name), sha[:12])
 	if len(opt.OOD) == 0 {
 		opt.OOD = detect.DefaultOOD(opt.Dataset)
 	}
@@ -165,7 +90,7 @@ func modelSource(c *Context, be tensor.Backend, opt *detect.Options) (detect.Sou
 	if logits {
 		tr = classifierTransform(model.ImageSize())
 	}
-	enc, err := newTowerEncoder(model, logits)
+	enc, err := data.NewTowerEncoder(model, logits)
 	if err != nil {
 		return detect.Source{}, err
 	}
@@ -231,104 +156,9 @@ func classifierTransform(size int) imaging.Transform {
 		Interp: imaging.Bilinear, Crop: size, Mean: imaging.ImageNetMean, Std: imaging.ImageNetStd}
 }
 
-// finetunedHP is the part of a `plp finetune` hp.json that evaluation needs.
-type finetunedHP struct {
-	Model     string `json:"model"`
-	Dataset   string `json:"dataset"`
-	Transform string `json:"transform"`
-}
-
-// readFinetuned reads a `plp finetune` folder: its model (hp.json's, or model when not empty: a config
-// file's model is named by the file), the weights to evaluate (model_ema.safetensors when EMA was on,
-// else model.safetensors), the transform it was trained with, and its head.
-func readFinetuned(dir, model string) (*zoo.Spec, string, imaging.Transform, *train.Head, finetunedHP, error) {
-	var hp finetunedHP
-	fail := func(err error) (*zoo.Spec, string, imaging.Transform, *train.Head, finetunedHP, error) {
-		return nil, "", imaging.Transform{}, nil, hp, err
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "hp.json"))
-	if err != nil {
-		return fail(fmt.Errorf("%s is not a plp finetune folder (no hp.json): %w", dir, err))
-	}
-	if err := json.Unmarshal(b, &hp); err != nil {
-		return fail(fmt.Errorf("%s/hp.json: %w", dir, err))
-	}
-	if model == "" {
-		model = hp.Model
-	}
-	spec, err := zoo.Resolve(model)
-	if err != nil {
-		return fail(fmt.Errorf("the model of %s: %w (a model made from a config file needs --model FILE)", dir, err))
-	}
-	// The EMA model, encoder and head, when EMA was on (the notebook loads model_ema).
-	wpath, hpath := filepath.Join(dir, "model_ema.safetensors"), filepath.Join(dir, "head_ema.safetensors")
-	if _, err := os.Stat(wpath); err != nil {
-		wpath, hpath = filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "head.safetensors")
-	} else if _, err := os.Stat(hpath); err != nil {
-		return fail(fmt.Errorf("%s has model_ema.safetensors but no head_ema.safetensors (written by an older plp finetune): "+
-			"its EMA encoder has no matching head", dir))
-	}
-	if _, err := os.Stat(wpath); err != nil {
-		return fail(fmt.Errorf("%s has no model.safetensors: has the fine-tuning finished?", dir))
-	}
-	// hp.json describes the transform; find the named one (or the model's own) it describes.
-	var tr imaging.Transform
-	found := false
-	for _, name := range append([]string{""}, imaging.TransformNames()...) {
-		t, err := data.TransformFor(spec, name)
-		if err == nil && data.DescribeTransform(t) == hp.Transform {
-			tr, found = t, true
-			break
-		}
-	}
-	if t := finetuneTransform(spec.Config.ImageSize()); !found && data.DescribeTransform(t) == hp.Transform {
-		tr, found = t, true
-	}
-	if !found {
-		return fail(fmt.Errorf("%s/hp.json: transform %q is none plp knows", dir, hp.Transform))
-	}
-	head, err := readFinetunedHead(hpath)
-	if err != nil {
-		return fail(err)
-	}
-	return spec, wpath, tr, head, hp, nil
-}
-
-// readFinetunedHead reads the linear head `plp finetune` writes (finetune_head.weight and .bias).
-func readFinetunedHead(path string) (*train.Head, error) {
-	st, err := weights.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	var wt, bt *weights.Tensor
-	for _, prefix := range []string{"finetune_head.", "head."} {
-		if wt, err = st.Tensor(prefix + "weight"); err == nil {
-			if bt, err = st.Tensor(prefix + "bias"); err == nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: no finetune_head.weight and .bias: %w", path, err)
-	}
-	if len(wt.Shape) != 2 || len(bt.Shape) != 1 || bt.Shape[0] != wt.Shape[0] {
-		return nil, fmt.Errorf("%s: weight %v and bias %v are not a linear layer", path, wt.Shape, bt.Shape)
-	}
-	w, err := wt.Float32()
-	if err != nil {
-		return nil, err
-	}
-	bias, err := bt.Float32()
-	if err != nil {
-		return nil, err
-	}
-	return &train.Head{In: wt.Shape[1], Classes: wt.Shape[0], Weight: slices.Clone(w), Bias: slices.Clone(bias)}, nil
-}
-
 // cacheSplit embeds one split of a dataset into the store under key, unless the store has it from the
 // same weights, transform and kind.
-func cacheSplit(c *Context, store, key, model, sha, dataset, split string, enc *towerEncoder, tr imaging.Transform) error {
+func cacheSplit(c *Context, store, key, model, sha, dataset, split string, enc *data.TowerEncoder, tr imaging.Transform) error {
 	dsName := dataset
 	if !slices.Contains(data.Names, dataset) {
 		if err := data.CheckName(dataset); err != nil {
@@ -338,7 +168,7 @@ func cacheSplit(c *Context, store, key, model, sha, dataset, split string, enc *
 	}
 	path := data.StorePath(store, dsName, key, split)
 	settings := map[string]string{"model": model, "weights_sha256": sha, "transform": data.DescribeTransform(tr),
-		"dataset": dsName, "split": split, "embedding": enc.kind(), "plp_version": version}
+		"dataset": dsName, "split": split, "embedding": enc.Kind(), "plp_version": version}
 	if done, err := finishedSplit(path, settings); err != nil || done != nil {
 		return err
 	}
@@ -367,6 +197,6 @@ func cacheSplit(c *Context, store, key, model, sha, dataset, split string, enc *
 	if err := data.RemovePartial(partial); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	fmt.Fprintf(c.Root().ErrWriter, "cached %s: %d×%d (%s)\n", path, e.N, e.D, enc.kind())
+	fmt.Fprintf(c.Root().ErrWriter, "cached %s: %d×%d (%s)\n", path, e.N, e.D, enc.Kind())
 	return nil
 }

@@ -96,7 +96,7 @@ func TestEvalFinetuned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := finetuneTransform(spec.Config.ImageSize()) // what plp finetune trained with
+	tr := train.FinetuneTransform(spec.Config.ImageSize()) // what plp finetune trained with
 	ds, err := data.Open("CIFAR10", embedData, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestEvalClassifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := newTowerEncoder(m, true)
+	enc, err := data.NewTowerEncoder(m, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,7 +131,7 @@ func runFinetune(c *Context) (err error) {
 			labels[i] = int(v[i])
 		}
 	}
-	tr := finetuneTransform(spec.Config.ImageSize())
+	tr := train.FinetuneTransform(spec.Config.ImageSize())
 	if name := c.String("transform"); name != "" {
 		if tr, err = data.TransformFor(spec, name); err != nil {
 			return err
@@ -281,12 +281,4 @@ func sameFinetuneSettings(path string, cur []byte) error {
 		return fmt.Errorf("--resume with other settings than the run in progress: %s; rerun with that run's flags, or start a new run with --overwrite", d)
 	}
 	return nil
-}
-
-// finetuneTransform is finetune.py's build_transform(is_train=False, args), which the paper uses for
-// training and evaluation of every model alike: the shorter side resized to int(256/224·size) (bicubic),
-// a centre crop of size, ImageNet mean and std.
-func finetuneTransform(size int) imaging.Transform {
-	return imaging.Transform{Name: fmt.Sprintf("finetune%d", size), Resize: 256 * size / 224, ResizeMode: imaging.ShorterSide,
-		Interp: imaging.Bicubic, Crop: size, Mean: imaging.ImageNetMean, Std: imaging.ImageNetStd}
 }
