@@ -116,33 +116,41 @@ func sumParts(parts [][]float64, n int) []float32 {
 func (c CPU) ActivationBackward(x, dy *Tensor, f Act) *Tensor {
 	checkSame("ActivationBackward", x, dy)
 	xd, gd := host(x), host(dy)
-	out := make([]float32, len(xd))
+	res, out := c.newResult(x.shape...)
 	parallelFor(len(xd), 1<<14, func(lo, hi int) {
 		actGrad(f, out[lo:hi], xd[lo:hi], gd[lo:hi])
 	})
-	return c.wrap(out, x.shape...)
+	return res
 }
 
-// actGrad writes dy·f'(x).
+// actBlock is the stretch of elements whose GELU gradient is assembled in stack buffers.
+const actBlock = 512
+
+// actGrad writes dy·f'(x) to every element of dst.
 func actGrad(f Act, dst, x, dy []float32) {
 	switch f {
 	case GELU:
 		// d/dx xΦ(x) = Φ(x) + x·φ(x), with the vector kernels: Φ(x) = GELU(x)/x (relative error of
-		// GELU's, 2e-6) and φ from exp(-x²/2).
+		// GELU's, 2e-6) and φ from exp(-x²/2). Blocks of actBlock elements keep both in stack buffers
+		// that stay in L1 between the passes.
 		const invSqrt2Pi = 0.3989422804014327
-		cdf := make([]float32, len(x))
-		pdf := make([]float32, len(x))
-		cpu.Gelu(cdf, x)
-		for i, v := range x {
-			pdf[i] = -0.5 * v * v
-		}
-		cpu.ExpSub(pdf, pdf, 0)
-		for i, v := range x {
-			c := float32(0.5)
-			if v != 0 {
-				c = cdf[i] / v
+		var cdfBuf, pdfBuf [actBlock]float32
+		for lo := 0; lo < len(x); lo += actBlock {
+			hi := min(lo+actBlock, len(x))
+			xs, gs, ds := x[lo:hi], dy[lo:hi], dst[lo:hi]
+			cdf, pdf := cdfBuf[:len(xs)], pdfBuf[:len(xs)]
+			cpu.Gelu(cdf, xs)
+			for i, v := range xs {
+				pdf[i] = -0.5 * v * v
 			}
-			dst[i] = dy[i] * (c + v*invSqrt2Pi*pdf[i])
+			cpu.ExpSub(pdf, pdf, 0)
+			for i, v := range xs {
+				c := float32(0.5)
+				if v != 0 {
+					c = cdf[i] / v
+				}
+				ds[i] = gs[i] * (c + v*invSqrt2Pi*pdf[i])
+			}
 		}
 	case QuickGELU:
 		for i, v := range x {
@@ -151,6 +159,7 @@ func actGrad(f Act, dst, x, dy []float32) {
 		}
 	case ReLU:
 		for i, v := range x {
+			dst[i] = 0
 			if v > 0 {
 				dst[i] = dy[i]
 			}

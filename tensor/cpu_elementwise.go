@@ -1,6 +1,10 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+
+	"plp/kernels/cpu"
+)
 
 // broadcastPlan describes how b maps onto a's rows: a is viewed as rows of length inner; for each row, b
 // contributes either a vector of length inner (vec) or one scalar.
@@ -130,7 +134,19 @@ func (c CPU) Scale(a *Tensor, s, k float32) *Tensor {
 
 // Activation implements Backend.
 func (c CPU) Activation(a *Tensor, f Act) *Tensor {
-	out := append([]float32(nil), host(a)...)
-	parallelFor(len(out), 1<<13, func(lo, hi int) { applyAct(f, out[lo:hi]) })
-	return c.wrap(out, a.shape...)
+	src := host(a)
+	res, out := c.newResult(a.shape...)
+	parallelFor(len(out), 1<<13, func(lo, hi int) {
+		// The vector kernels read one slice and write another, sparing a copy.
+		switch f {
+		case GELU:
+			cpu.Gelu(out[lo:hi], src[lo:hi])
+		case QuickGELU:
+			cpu.QuickGelu(out[lo:hi], src[lo:hi])
+		default:
+			copy(out[lo:hi], src[lo:hi])
+			applyAct(f, out[lo:hi])
+		}
+	})
+	return res
 }

@@ -16,20 +16,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		bt = b.Value
 	}
 	y := be.Linear(x.Value, w.Value, bt)
-	return tp.record(y, func(g *tensor.Tensor) {
-		in, out := w.Value.Dim(1), w.Value.Dim(0)
-		g2 := g.Reshape(-1, out)
-		x2 := x.Value.Reshape(-1, in)
-		if x.requiresGrad {
-			tp.accumulate(x, be.MatMul(g2, w.Value, false, false).Reshape(x.Value.Shape()...))
-		}
-		if w.requiresGrad {
-			tp.accumulate(w, be.MatMul(g2, x2, true, false))
-		}
-		if b != nil && b.requiresGrad {
-			tp.accumulate(b, be.Reduce(g2, 0, tensor.Sum))
-		}
-	}, x, w, b)
+	return tp.record(y, func(g *tensor.Tensor) { tp.linearBackward(g, x, w, b) }, x, w, b)
 }
 
 // CrossEntropy is PyTorch's nn.CrossEntropyLoss(label_smoothing=smoothing) with mean reduction over the

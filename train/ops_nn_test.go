@@ -43,6 +43,18 @@ func TestOpGradients(t *testing.T) {
 			return tp.Pool2D(in[0], tensor.Pool{Kind: tensor.MaxPool, KH: 2, KW: 2, StrideH: 2, StrideW: 2})
 		}},
 		{"LayerNorm/no_affine", [][]int{{4, 8}}, false, func(tp *Tape, in []*Var) *Var { return tp.LayerNorm(in[0], nil, nil, 1e-5) }},
+		{"LinearResidual", [][]int{{2, 3, 4}, {5, 4}, {5}, {2, 3, 5}}, false, func(tp *Tape, in []*Var) *Var {
+			return tp.LinearResidual(in[0], in[1], in[2], in[3])
+		}},
+		{"LinearAct/gelu", [][]int{{2, 3, 4}, {5, 4}, {5}}, false, func(tp *Tape, in []*Var) *Var {
+			return tp.LinearAct(in[0], in[1], in[2], tensor.GELU)
+		}},
+		{"LinearAct/quickgelu", [][]int{{3, 4}, {5, 4}, {5}}, false, func(tp *Tape, in []*Var) *Var {
+			return tp.LinearAct(in[0], in[1], in[2], tensor.QuickGELU)
+		}},
+		{"AttentionQKV", [][]int{{2, 5, 12}}, false, func(tp *Tape, in []*Var) *Var {
+			return tp.AttentionQKV(in[0], 2, tensor.AttnOpts{})
+		}},
 		{"Smoothness", [][]int{{2, 3, 4, 5}}, false, func(tp *Tape, in []*Var) *Var { return tp.Smoothness(in[0]) }},
 	}
 	for _, o := range ops {

@@ -175,13 +175,9 @@ func (m *ViT) Forward(tp *Tape, x *Var) (features, logits *Var, err error) {
 // block is a pre-LN transformer block with a packed q/k/v projection; keys names its twelve tensors.
 func (m *ViT) block(tp *Tape, x *Var, heads int, act tensor.Act, eps float32, keys [12]string, pre string) *Var {
 	w := func(i int) *Var { return m.get(pre + keys[i]) }
-	d := x.Value.Dim(-1)
 	h := tp.LayerNorm(x, w(0), w(1), eps)
-	qkv := tp.Linear(h, w(2), w(3))
-	q, k, v := tp.Slice(qkv, 2, 0, d), tp.Slice(qkv, 2, d, 2*d), tp.Slice(qkv, 2, 2*d, 3*d)
-	a := tp.Attention(q, k, v, heads, tensor.AttnOpts{})
-	x = tp.Add(x, tp.Linear(a, w(4), w(5)))
+	a := tp.AttentionQKV(tp.Linear(h, w(2), w(3)), heads, tensor.AttnOpts{})
+	x = tp.LinearResidual(a, w(4), w(5), x)
 	h = tp.LayerNorm(x, w(6), w(7), eps)
-	f := tp.Activation(tp.Linear(h, w(8), w(9)), act)
-	return tp.Add(x, tp.Linear(f, w(10), w(11)))
+	return tp.LinearResidual(tp.LinearAct(h, w(8), w(9), act), w(10), w(11), x)
 }
