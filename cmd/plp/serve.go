@@ -22,7 +22,9 @@ func init() {
 			Description: "Loads the encoder, the head (--probe DIR written by `plp probe`, or --zeroshot with --model, --weights\n" +
 				"and --dataset or --classes) and the embedding store, fits what the chosen scores need (Mahalanobis class\n" +
 				"statistics, the k-NN bank) on the ID train split, and sets each score's threshold on the ID test split so\n" +
-				"that a fraction --tpr of it is kept as ID. Scores are plp eval's, higher = more in-distribution.\n\n" +
+				"that a fraction --tpr of it is kept as ID. Scores are plp eval's, higher = more in-distribution.\n" +
+				"With --finetuned DIR (a `plp finetune` output), the fine-tuned encoder and head (the EMA ones when EMA was on)\n" +
+				"serve, on the embeddings `plp eval --finetuned DIR --embeds STORE` cached in the same store: run that first.\n\n" +
 				"API: POST /v1/score and /v1/embed (one raw image, multipart/form-data or JSON with base64 images),\n" +
 				"GET /v1/info, /healthz, /readyz, /metrics (Prometheus) and a web page at /. serve/openapi.yaml documents it.\n" +
 				"SIGINT or SIGTERM stops accepting connections, answers the requests in flight (up to --drain) and exits 0.\n\n" +
@@ -33,10 +35,11 @@ func init() {
 				deviceFlag(),
 				&cli.StringFlag{Name: "probe", Usage: "probe `DIR` (head.safetensors + hp.json) of `plp probe`"},
 				&cli.BoolFlag{Name: "zeroshot", Usage: "CLIP zero-shot head from the text tower instead of a probe (needs --model, --weights, --dataset)"},
-				&cli.StringFlag{Name: "model", Usage: "model name or config (default: the probe's)"},
-				&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (default: the one a PLP probe records)"},
-				&cli.StringFlag{Name: "embeds", Required: true, Usage: "embedding store `DIR` (plp embed --out)"},
-				&cli.StringFlag{Name: "dataset", Usage: "ID dataset in the store (default: the probe's)"},
+				&cli.StringFlag{Name: "finetuned", Usage: "serve a `plp finetune` output `DIR` (EMA encoder and head when present) instead of a probe"},
+				&cli.StringFlag{Name: "model", Usage: "model name or config (default: the probe's or the fine-tuned model's; a config file's model needs it)"},
+				&cli.StringFlag{Name: "weights", Usage: "checkpoint `FILE` (default: the one a PLP probe records; --finetuned brings its own)"},
+				&cli.StringFlag{Name: "embeds", Required: true, Usage: "embedding store `DIR` (plp embed --out; plp eval --embeds for --finetuned)"},
+				&cli.StringFlag{Name: "dataset", Usage: "ID dataset in the store (default: the probe's or the fine-tuned model's)"},
 				&cli.StringFlag{Name: "classes", Usage: "class-name `FILE`, one per line (default: built in for CIFAR10/100 and IN1K)"},
 				&cli.StringSliceFlag{Name: "prompts", Usage: "prompt templates with {c} for --zeroshot (default: the paper's five)"},
 				&cli.StringFlag{Name: "calib-split", Value: "test", Usage: "`SPLIT` of the ID dataset in the store the thresholds are set on"},
@@ -90,7 +93,7 @@ func runServe(c *Context) error {
 	}
 	logw := c.Root().ErrWriter
 	fmt.Fprintln(logw, "serve: loading the model, the head and the store")
-	l, err := serve.Load(serve.Setup{Probe: c.String("probe"), ZeroShot: c.Bool("zeroshot"), Embeds: c.String("embeds"),
+	l, err := serve.Load(serve.Setup{Probe: c.String("probe"), ZeroShot: c.Bool("zeroshot"), Finetuned: c.String("finetuned"), Embeds: c.String("embeds"),
 		Model: c.String("model"), Weights: c.String("weights"), Dataset: c.String("dataset"), Classes: classes,
 		Prompts: c.StringSlice("prompts"), CalibSplit: c.String("calib-split"), Backend: be,
 		Detector: serve.DetectorConfig{Methods: c.StringSlice("methods"), Temperature: c.Float("temperature"),
