@@ -123,6 +123,37 @@ func (c CPU) ActivationBackward(x, dy *Tensor, f Act) *Tensor {
 	return res
 }
 
+// ActivationBiasBackward is the backward pass of f(y + b) for the pre-activation x = y + b [..., n]: it
+// returns dx = dy·f'(x) and db, the sum of dx over all rows, from one pass over the rows. x may be nil when
+// f is Identity, and then dx is dy itself. Row chunks are fixed, so db does not depend on the number of
+// cores.
+func (c CPU) ActivationBiasBackward(x, dy *Tensor, f Act) (dx, db *Tensor) {
+	rows, n := rowsOf(dy)
+	gd := host(dy)
+	var xd, out []float32
+	if f == Identity {
+		dx, out = dy, gd
+	} else {
+		checkSame("ActivationBiasBackward", x, dy)
+		xd = host(x)
+		dx, out = c.newResult(x.shape...)
+	}
+	parts := make([][]float64, reduceChunks)
+	k := chunked(rows, func(ch, lo, hi int) {
+		if f != Identity {
+			actGrad(f, out[lo*n:hi*n], xd[lo*n:hi*n], gd[lo*n:hi*n])
+		}
+		p := make([]float64, n)
+		for r := lo; r < hi; r++ {
+			for i, v := range out[r*n : (r+1)*n] {
+				p[i] += float64(v)
+			}
+		}
+		parts[ch] = p
+	})
+	return dx, c.wrap(sumParts(parts[:k], n), n)
+}
+
 // actBlock is the stretch of elements whose GELU gradient is assembled in stack buffers.
 const actBlock = 512
 

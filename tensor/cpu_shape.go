@@ -38,7 +38,7 @@ func (c CPU) Permute(x *Tensor, perm ...int) *Tensor {
 // Concat implements Backend.
 func (c CPU) Concat(axis int, ts ...*Tensor) *Tensor {
 	axis, outShape, outer, inner := concatGeom(axis, ts)
-	out := make([]float32, Numel(outShape))
+	res, out := c.newResult(outShape...)
 	rowOut := outShape[axis] * inner
 	pos := 0
 	for _, t := range ts {
@@ -49,7 +49,7 @@ func (c CPU) Concat(axis int, ts ...*Tensor) *Tensor {
 		}
 		pos += n
 	}
-	return c.wrap(out, outShape...)
+	return res
 }
 
 // Slice implements Backend.
@@ -57,12 +57,12 @@ func (c CPU) Slice(x *Tensor, axis, start, end int) *Tensor {
 	axis, outShape, outer, inner := sliceGeom(x, axis, start, end)
 	xd := host(x)
 	n := (end - start) * inner
-	out := make([]float32, outer*n)
+	res, out := c.newResult(outShape...)
 	for o := 0; o < outer; o++ {
 		src := xd[(o*x.shape[axis]+start)*inner:]
 		copy(out[o*n:(o+1)*n], src[:n])
 	}
-	return c.wrap(out, outShape...)
+	return res
 }
 
 // Gather implements Backend.

@@ -11,19 +11,48 @@ import (
 // residual add runs in the SGEMM epilogue, and the packed q/k/v projection gets one gradient tensor
 // instead of three zero-padded ones summed together.
 
+// biasActBackward is implemented by backends that compute an activation's gradient and the bias gradient
+// in one pass (the CPU).
+type biasActBackward interface {
+	ActivationBiasBackward(x, dy *tensor.Tensor, f tensor.Act) (dx, db *tensor.Tensor)
+}
+
 // linearBackward hands the gradient g of x @ wᵀ + b to x, w and b.
 func (tp *Tape) linearBackward(g *tensor.Tensor, x, w, b *Var) {
+	tp.linearActBackward(g, nil, tensor.Identity, x, w, b)
+}
+
+// linearActBackward hands the gradient g of f(pre), pre = x @ wᵀ + b, to x, w and b; pre is nil when f is
+// Identity.
+func (tp *Tape) linearActBackward(g, pre *tensor.Tensor, f tensor.Act, x, w, b *Var) {
 	be := tp.be
 	in, out := w.Value.Dim(1), w.Value.Dim(0)
-	g2 := g.Reshape(-1, out)
+	wantB := b != nil && b.requiresGrad
+	var dpre, db *tensor.Tensor
+	if fb, ok := be.(biasActBackward); ok && wantB {
+		dpre, db = fb.ActivationBiasBackward(pre, g, f)
+	} else {
+		dpre = g
+		if f != tensor.Identity {
+			dpre = be.ActivationBackward(pre, g, f)
+		}
+		if wantB {
+			db = be.Reduce(dpre.Reshape(-1, out), 0, tensor.Sum)
+		}
+	}
+	g2 := dpre.Reshape(-1, out)
 	if x.requiresGrad {
 		tp.accumulate(x, be.MatMul(g2, w.Value, false, false).Reshape(x.Value.Shape()...))
 	}
 	if w.requiresGrad {
 		tp.accumulate(w, be.MatMul(g2, x.Value.Reshape(-1, in), true, false))
 	}
-	if b != nil && b.requiresGrad {
-		tp.accumulate(b, be.Reduce(g2, 0, tensor.Sum))
+	if wantB {
+		tp.accumulate(b, db)
+	}
+	if f != tensor.Identity {
+		// The activation's gradient is this operation's own scratch.
+		be.Free(dpre)
 	}
 }
 
@@ -50,10 +79,17 @@ func (tp *Tape) LinearAct(x, w, b *Var, f tensor.Act) *Var {
 		bt = b.Value
 	}
 	pre := be.Linear(x.Value, w.Value, bt)
-	y := be.Activation(pre, f)
-	return tp.record(y, func(g *tensor.Tensor) {
-		tp.linearBackward(be.ActivationBackward(pre, g, f), x, w, b)
+	if f == tensor.Identity {
+		return tp.record(pre, func(g *tensor.Tensor) { tp.linearBackward(g, x, w, b) }, x, w, b)
+	}
+	y := tp.record(be.Activation(pre, f), func(g *tensor.Tensor) {
+		tp.linearActBackward(g, pre, f, x, w, b)
+		be.Free(pre)
 	}, x, w, b)
+	if !y.requiresGrad {
+		be.Free(pre)
+	}
+	return y
 }
 
 // AttentionQKV is multi-head attention over a packed projection qkv [B, N, 3D] whose last dimension holds
@@ -65,9 +101,18 @@ func (tp *Tape) AttentionQKV(qkv *Var, heads int, opt tensor.AttnOpts) *Var {
 	}
 	d := qkv.Value.Dim(2) / 3
 	q, k, v := be.Slice(qkv.Value, 2, 0, d), be.Slice(qkv.Value, 2, d, 2*d), be.Slice(qkv.Value, 2, 2*d, 3*d)
-	y := be.Attention(q, k, v, heads, opt)
-	return tp.record(y, func(g *tensor.Tensor) {
+	y := tp.record(be.Attention(q, k, v, heads, opt), func(g *tensor.Tensor) {
 		dq, dk, dv := be.AttentionBackward(q, k, v, g, heads, opt)
 		tp.accumulate(qkv, be.Concat(2, dq, dk, dv))
+		// The slices and their gradients are this operation's own: their memory can serve the next step.
+		for _, t := range []*tensor.Tensor{q, k, v, dq, dk, dv} {
+			be.Free(t)
+		}
 	}, qkv)
+	if !y.requiresGrad {
+		be.Free(q)
+		be.Free(k)
+		be.Free(v)
+	}
+	return y
 }

@@ -1,0 +1,57 @@
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestActivationBiasBackward checks the fused pass against the separate activation gradient (checked
+// against PyTorch in TestBackwardOpsFixtures) and a float64 column sum of it.
+func TestActivationBiasBackward(t *testing.T) {
+	be := CPU{}
+	for _, c := range []struct {
+		name  string
+		shape []int
+		f     Act
+	}{
+		{"identity", []int{3, 37, 5}, Identity},
+		{"gelu", []int{2, 70, 33}, GELU},
+		{"quickgelu", []int{129, 7}, QuickGELU},
+		{"relu", []int{1, 9}, ReLU},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, uint64(len(c.name))))
+			n := Numel(c.shape)
+			xs, gs := make([]float32, n), make([]float32, n)
+			for i := range xs {
+				xs[i], gs[i] = float32(2*r.NormFloat64()), float32(r.NormFloat64())
+			}
+			x, dy := be.FromHost(xs, c.shape...), be.FromHost(gs, c.shape...)
+			want := gs
+			if c.f != Identity {
+				want = be.ToHost(be.ActivationBackward(x, dy, c.f))
+			}
+			dx, db := be.ActivationBiasBackward(x, dy, c.f)
+			got := be.ToHost(dx)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("dx[%d] = %v, want %v", i, got[i], want[i])
+				}
+			}
+			cols := c.shape[len(c.shape)-1]
+			if !SameShape(db.Shape(), []int{cols}) {
+				t.Fatalf("db shape %v, want [%d]", db.Shape(), cols)
+			}
+			sums := make([]float64, cols)
+			for i, v := range want {
+				sums[i%cols] += float64(v)
+			}
+			for j, v := range be.ToHost(db) {
+				if math.Abs(float64(v)-sums[j]) > 1e-6*(1+math.Abs(sums[j])) {
+					t.Errorf("db[%d] = %v, want %v", j, v, sums[j])
+				}
+			}
+		})
+	}
+}
