@@ -93,20 +93,40 @@ func (tp *Tape) LinearAct(x, w, b *Var, f tensor.Act) *Var {
 }
 
 // AttentionQKV is multi-head attention over a packed projection qkv [B, N, 3D] whose last dimension holds
-// q, k and v one after the other (PyTorch's in_proj layout); opt.Bias is a constant.
-func (tp *Tape) AttentionQKV(qkv *Var, heads int, opt tensor.AttnOpts) *Var {
+// q, k and v one after the other (PyTorch's in_proj layout); opt.Bias is a constant. Only the first
+// queries positions attend (all N when queries is 0): [B, queries, D].
+func (tp *Tape) AttentionQKV(qkv *Var, heads, queries int, opt tensor.AttnOpts) *Var {
 	be := tp.be
-	if qkv.Value.Rank() != 3 || qkv.Value.Dim(2)%3 != 0 {
-		panic(fmt.Sprintf("train: AttentionQKV of %v", qkv.Value.Shape()))
+	if qkv.Value.Rank() != 3 || qkv.Value.Dim(2)%3 != 0 || queries < 0 || queries > qkv.Value.Dim(1) {
+		panic(fmt.Sprintf("train: AttentionQKV of %v with %d queries", qkv.Value.Shape(), queries))
 	}
-	d := qkv.Value.Dim(2) / 3
-	q, k, v := be.Slice(qkv.Value, 2, 0, d), be.Slice(qkv.Value, 2, d, 2*d), be.Slice(qkv.Value, 2, 2*d, 3*d)
+	n, d := qkv.Value.Dim(1), qkv.Value.Dim(2)/3
+	if queries == 0 {
+		queries = n
+	}
+	var q *tensor.Tensor
+	if queries == n {
+		q = be.Slice(qkv.Value, 2, 0, d)
+	} else {
+		// The rows first, so that only they are copied.
+		rows := be.Slice(qkv.Value, 1, 0, queries)
+		q = be.Slice(rows, 2, 0, d)
+		be.Free(rows)
+	}
+	k, v := be.Slice(qkv.Value, 2, d, 2*d), be.Slice(qkv.Value, 2, 2*d, 3*d)
 	y := tp.record(be.Attention(q, k, v, heads, opt), func(g *tensor.Tensor) {
 		dq, dk, dv := be.AttentionBackward(q, k, v, g, heads, opt)
-		tp.accumulate(qkv, be.Concat(2, dq, dk, dv))
+		dqFull := dq
+		if queries < n {
+			dqFull = be.Concat(1, dq, be.Zeros(qkv.Value.Dim(0), n-queries, d))
+		}
+		tp.accumulate(qkv, be.Concat(2, dqFull, dk, dv))
 		// The slices and their gradients are this operation's own: their memory can serve the next step.
 		for _, t := range []*tensor.Tensor{q, k, v, dq, dk, dv} {
 			be.Free(t)
+		}
+		if dqFull != dq {
+			be.Free(dqFull)
 		}
 	}, qkv)
 	if !y.requiresGrad {

@@ -53,7 +53,10 @@ func TestOpGradients(t *testing.T) {
 			return tp.LinearAct(in[0], in[1], in[2], tensor.QuickGELU)
 		}},
 		{"AttentionQKV", [][]int{{2, 5, 12}}, false, func(tp *Tape, in []*Var) *Var {
-			return tp.AttentionQKV(in[0], 2, tensor.AttnOpts{})
+			return tp.AttentionQKV(in[0], 2, 0, tensor.AttnOpts{})
+		}},
+		{"AttentionQKV/first_queries", [][]int{{2, 5, 12}}, false, func(tp *Tape, in []*Var) *Var {
+			return tp.AttentionQKV(in[0], 2, 2, tensor.AttnOpts{})
 		}},
 		{"Smoothness", [][]int{{2, 3, 4, 5}}, false, func(tp *Tape, in []*Var) *Var { return tp.Smoothness(in[0]) }},
 	}

@@ -143,7 +143,7 @@ func (m *ViT) Forward(tp *Tape, x *Var) (features, logits *Var, err error) {
 			pre := "transformer.resblocks." + strconv.Itoa(i) + "."
 			t = m.block(tp, t, c.Heads(), c.Act, c.LayerNormEps, [12]string{
 				"ln_1.weight", "ln_1.bias", "attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj.weight", "attn.out_proj.bias",
-				"ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"}, pre)
+				"ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"}, pre, i == c.Layers-1)
 		}
 		pooled := tp.LayerNorm(tp.TakeRows(t, make([]int, B)), m.get("ln_post.weight"), m.get("ln_post.bias"), c.LayerNormEps)
 		if proj := m.get("proj"); proj != nil {
@@ -157,7 +157,8 @@ func (m *ViT) Forward(tp *Tape, x *Var) (features, logits *Var, err error) {
 	for i := 0; i < c.Layers; i++ {
 		t = m.block(tp, t, c.Heads, tensor.GELU, c.Eps, [12]string{
 			"norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
-			"norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"}, "blocks."+strconv.Itoa(i)+".")
+			"norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"}, "blocks."+strconv.Itoa(i)+".",
+			c.Pool == "token" && i == c.Layers-1)
 	}
 	if c.Pool == "token" {
 		// The final norm acts on each token alone, so normalising only the class token is exact.
@@ -172,11 +173,19 @@ func (m *ViT) Forward(tp *Tape, x *Var) (features, logits *Var, err error) {
 	return features, logits, nil
 }
 
-// block is a pre-LN transformer block with a packed q/k/v projection; keys names its twelve tensors.
-func (m *ViT) block(tp *Tape, x *Var, heads int, act tensor.Act, eps float32, keys [12]string, pre string) *Var {
+// block is a pre-LN transformer block with a packed q/k/v projection; keys names its twelve tensors. With
+// firstOnly, only the first token's output is computed ([B, 1, D]): every token still supplies keys and
+// values, but the rest of the block acts on each token alone, so for a model pooled at its class token the
+// last block's other rows would be work whose results nothing reads.
+func (m *ViT) block(tp *Tape, x *Var, heads int, act tensor.Act, eps float32, keys [12]string, pre string, firstOnly bool) *Var {
 	w := func(i int) *Var { return m.get(pre + keys[i]) }
 	h := tp.LayerNorm(x, w(0), w(1), eps)
-	a := tp.AttentionQKV(tp.Linear(h, w(2), w(3)), heads, tensor.AttnOpts{})
+	queries := 0
+	if firstOnly {
+		queries = 1
+		x = tp.Slice(x, 1, 0, 1)
+	}
+	a := tp.AttentionQKV(tp.Linear(h, w(2), w(3)), heads, queries, tensor.AttnOpts{})
 	x = tp.LinearResidual(a, w(4), w(5), x)
 	h = tp.LayerNorm(x, w(6), w(7), eps)
 	return tp.LinearResidual(tp.LinearAct(h, w(8), w(9), act), w(10), w(11), x)
