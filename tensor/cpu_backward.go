@@ -280,38 +280,93 @@ func (c CPU) AttentionBackward(q, k, v, dy *Tensor, heads int, opt AttnOpts) (dq
 	}
 	B, nq, D := q.shape[0], q.shape[1], q.shape[2]
 	nk := k.shape[1]
-	hd := D / heads
-	var bias []float32
-	if opt.Bias != nil {
-		if !SameShape(opt.Bias.shape, []int{heads, nq, nk}) {
-			panic(fmt.Sprintf("tensor: Attention bias %v, want [%d %d %d]", opt.Bias.shape, heads, nq, nk))
-		}
-		bias = host(opt.Bias)
-	}
-	qd, kd, vd, gd := host(q), host(k), host(v), host(dy)
+	qd, kd, vd := host(q), host(k), host(v)
 	dqd, dkd, dvd := make([]float32, len(qd)), make([]float32, len(kd)), make([]float32, len(vd))
+	attentionGrad(attnGradArgs{
+		q: qd, k: kd, v: vd, dy: host(dy), dq: dqd, dk: dkd, dv: dvd,
+		ldq: D, ldkv: D, ldo: D, qRows: nq, dqRows: nq,
+		B: B, nq: nq, nk: nk, D: D, heads: heads, bias: attnBias(opt, heads, nq, nk), causal: opt.Causal,
+	})
+	return c.wrap(dqd, q.shape...), c.wrap(dkd, k.shape...), c.wrap(dvd, v.shape...)
+}
+
+// AttentionBackwardPacked is AttentionBackward for q, k and v packed one after the other in the last
+// dimension of qkv [B, N, 3D] (PyTorch's in_proj layout), where only the first nq positions are queries:
+// dy is [B, nq, D]. It reads q, k and v in place and returns their gradients packed the same way,
+// [B, N, 3D], with zeros in the q part of the rows that were not queries. opt.Lens is not supported.
+func (c CPU) AttentionBackwardPacked(qkv, dy *Tensor, heads int, opt AttnOpts) *Tensor {
+	if qkv.Rank() != 3 || dy.Rank() != 3 || qkv.shape[2]%3 != 0 || heads <= 0 || opt.Lens != nil {
+		panic(fmt.Sprintf("tensor: AttentionBackwardPacked of qkv %v dy %v with %d heads", qkv.shape, dy.shape, heads))
+	}
+	B, N, D := qkv.shape[0], qkv.shape[1], qkv.shape[2]/3
+	nq := dy.shape[1]
+	if dy.shape[0] != B || dy.shape[2] != D || nq > N || D%heads != 0 {
+		panic(fmt.Sprintf("tensor: AttentionBackwardPacked of qkv %v dy %v with %d heads", qkv.shape, dy.shape, heads))
+	}
+	x := host(qkv)
+	// dk and dv are accumulated over query blocks, and rows that were not queries have no q gradient:
+	// the result starts from zeros.
+	out := make([]float32, len(x))
+	attentionGrad(attnGradArgs{
+		q: x, k: x[D:], v: x[2*D:], dy: host(dy), dq: out, dk: out[D:], dv: out[2*D:],
+		ldq: 3 * D, ldkv: 3 * D, ldo: 3 * D, qRows: N, dqRows: N,
+		B: B, nq: nq, nk: N, D: D, heads: heads, bias: attnBias(opt, heads, nq, N), causal: opt.Causal,
+	})
+	return c.wrap(out, qkv.shape...)
+}
+
+func attnBias(opt AttnOpts, heads, nq, nk int) []float32 {
+	if opt.Bias == nil {
+		return nil
+	}
+	if !SameShape(opt.Bias.shape, []int{heads, nq, nk}) {
+		panic(fmt.Sprintf("tensor: Attention bias %v, want [%d %d %d]", opt.Bias.shape, heads, nq, nk))
+	}
+	return host(opt.Bias)
+}
+
+// attnGradArgs locates the operands of attentionGrad. q, k and v have row strides ldq and ldkv, dy has
+// row stride D, and the three gradients share the row stride ldo. Sequence b's queries start at row b·qRows
+// of q and b·dqRows of dq, its keys and values at row b·nk of k, v, dk and dv.
+type attnGradArgs struct {
+	q, k, v, dy, dq, dk, dv []float32
+	ldq, ldkv, ldo          int
+	qRows, dqRows           int
+	B, nq, nk, D, heads     int
+	bias                    []float32
+	causal                  bool
+}
+
+// attentionGrad accumulates the gradients of softmax(q·kᵀ/√d + bias)·v into dq, dk and dv, which must
+// hold zeros (dq may hold anything: it is overwritten).
+func attentionGrad(a attnGradArgs) {
+	nq, nk, D := a.nq, a.nk, a.D
+	hd := D / a.heads
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	// One task per (batch, head): dk and dv sum over all query blocks of the head, so a task owns them.
-	parallelFor(B*heads, 1, func(lo, hi int) {
+	parallelFor(a.B*a.heads, 1, func(lo, hi int) {
 		p := make([]float32, attnBlock*nk)
 		dp := make([]float32, attnBlock*nk)
 		for t := lo; t < hi; t++ {
-			b, h := t/heads, t%heads
-			ko := b*nk*D + h*hd
+			b, h := t/a.heads, t%a.heads
+			ko := b*nk*a.ldkv + h*hd
+			kgo := b*nk*a.ldo + h*hd
 			for i0 := 0; i0 < nq; i0 += attnBlock {
 				bq := min(attnBlock, nq-i0)
-				qo := (b*nq+i0)*D + h*hd
+				qo := (b*a.qRows+i0)*a.ldq + h*hd
+				go_ := (b*nq+i0)*D + h*hd
+				dqo := (b*a.dqRows+i0)*a.ldo + h*hd
 				s, ds := p[:bq*nk], dp[:bq*nk]
-				sgemm(false, true, bq, nk, hd, scale, qd[qo:], D, kd[ko:], D, 0, s, nk)
+				sgemm(false, true, bq, nk, hd, scale, a.q[qo:], a.ldq, a.k[ko:], a.ldkv, 0, s, nk)
 				for i := 0; i < bq; i++ {
 					row := s[i*nk : (i+1)*nk]
-					if bias != nil {
-						br := bias[(h*nq+i0+i)*nk:]
+					if a.bias != nil {
+						br := a.bias[(h*nq+i0+i)*nk:]
 						for j := range row {
 							row[j] += br[j]
 						}
 					}
-					if opt.Causal {
+					if a.causal {
 						for j := i0 + i + 1; j < nk; j++ {
 							row[j] = float32(math.Inf(-1))
 						}
@@ -319,17 +374,16 @@ func (c CPU) AttentionBackward(q, k, v, dy *Tensor, heads int, opt AttnOpts) (dq
 					softmaxRow(row)
 				}
 				// dV += Pᵀ dY; dP = dY Vᵀ; dS = P∘(dP - rowsum(P∘dP)); dQ = scale·dS K; dK += scale·dSᵀ Q.
-				sgemm(true, false, nk, hd, bq, 1, s, nk, gd[qo:], D, 1, dvd[ko:], D)
-				sgemm(false, true, bq, nk, hd, 1, gd[qo:], D, vd[ko:], D, 0, ds, nk)
+				sgemm(true, false, nk, hd, bq, 1, s, nk, a.dy[go_:], D, 1, a.dv[kgo:], a.ldo)
+				sgemm(false, true, bq, nk, hd, 1, a.dy[go_:], D, a.v[ko:], a.ldkv, 0, ds, nk)
 				for i := 0; i < bq; i++ {
 					softmaxGradRow(ds[i*nk:(i+1)*nk], s[i*nk:(i+1)*nk], ds[i*nk:(i+1)*nk])
 				}
-				sgemm(false, false, bq, hd, nk, scale, ds, nk, kd[ko:], D, 0, dqd[qo:], D)
-				sgemm(true, false, nk, hd, bq, scale, ds, nk, qd[qo:], D, 1, dkd[ko:], D)
+				sgemm(false, false, bq, hd, nk, scale, ds, nk, a.k[ko:], a.ldkv, 0, a.dq[dqo:], a.ldo)
+				sgemm(true, false, nk, hd, bq, scale, ds, nk, a.q[qo:], a.ldq, 1, a.dk[kgo:], a.ldo)
 			}
 		}
 	})
-	return c.wrap(dqd, q.shape...), c.wrap(dkd, k.shape...), c.wrap(dvd, v.shape...)
 }
 
 // Conv2DBackward implements Backend.

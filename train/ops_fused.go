@@ -11,6 +11,12 @@ import (
 // residual add runs in the SGEMM epilogue, and the packed q/k/v projection gets one gradient tensor
 // instead of three zero-padded ones summed together.
 
+// packedAttentionBackward is implemented by backends that take the gradient of attention over a packed
+// q/k/v projection in place (the CPU).
+type packedAttentionBackward interface {
+	AttentionBackwardPacked(qkv, dy *tensor.Tensor, heads int, opt tensor.AttnOpts) *tensor.Tensor
+}
+
 // biasActBackward is implemented by backends that compute an activation's gradient and the bias gradient
 // in one pass (the CPU).
 type biasActBackward interface {
@@ -114,7 +120,17 @@ func (tp *Tape) AttentionQKV(qkv *Var, heads, queries int, opt tensor.AttnOpts) 
 		be.Free(rows)
 	}
 	k, v := be.Slice(qkv.Value, 2, d, 2*d), be.Slice(qkv.Value, 2, 2*d, 3*d)
-	y := tp.record(be.Attention(q, k, v, heads, opt), func(g *tensor.Tensor) {
+	y := be.Attention(q, k, v, heads, opt)
+	if pb, ok := be.(packedAttentionBackward); ok && opt.Lens == nil {
+		// The backward pass reads q, k and v in place from qkv: the slices are done with.
+		be.Free(q)
+		be.Free(k)
+		be.Free(v)
+		return tp.record(y, func(g *tensor.Tensor) {
+			tp.accumulate(qkv, pb.AttentionBackwardPacked(qkv.Value, g, heads, opt))
+		}, qkv)
+	}
+	out := tp.record(y, func(g *tensor.Tensor) {
 		dq, dk, dv := be.AttentionBackward(q, k, v, g, heads, opt)
 		dqFull := dq
 		if queries < n {
@@ -129,10 +145,10 @@ func (tp *Tape) AttentionQKV(qkv *Var, heads, queries int, opt tensor.AttnOpts) 
 			be.Free(dqFull)
 		}
 	}, qkv)
-	if !y.requiresGrad {
+	if !out.requiresGrad {
 		be.Free(q)
 		be.Free(k)
 		be.Free(v)
 	}
-	return y
+	return out
 }

@@ -73,3 +73,44 @@ func BenchmarkAttentionBackward(b *testing.B) {
 		be.AttentionBackward(q, k, v, dy, heads, AttnOpts{})
 	}
 }
+
+// TestAttentionBackwardPacked checks the packed pass against AttentionBackward on q, k and v sliced out of
+// the packed projection (checked against PyTorch in TestBackwardOpsFixtures).
+func TestAttentionBackwardPacked(t *testing.T) {
+	be := CPU{}
+	for _, c := range []struct {
+		name             string
+		B, N, D, nq, hds int
+	}{
+		{"all_queries", 2, 70, 24, 70, 3},
+		{"first_query", 3, 9, 16, 1, 2},
+		{"some_queries", 1, 130, 8, 67, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(5, uint64(c.N)))
+			rnd := func(n int) []float32 {
+				d := make([]float32, n)
+				for i := range d {
+					d[i] = float32(r.NormFloat64())
+				}
+				return d
+			}
+			qkv := be.FromHost(rnd(c.B*c.N*3*c.D), c.B, c.N, 3*c.D)
+			dy := be.FromHost(rnd(c.B*c.nq*c.D), c.B, c.nq, c.D)
+			q := be.Slice(be.Slice(qkv, 1, 0, c.nq), 2, 0, c.D)
+			k, v := be.Slice(qkv, 2, c.D, 2*c.D), be.Slice(qkv, 2, 2*c.D, 3*c.D)
+			dq, dk, dv := be.AttentionBackward(q, k, v, dy, c.hds, AttnOpts{})
+			want := be.Concat(2, be.Concat(1, dq, be.Zeros(c.B, c.N-c.nq, c.D)), dk, dv)
+			got := be.AttentionBackwardPacked(qkv, dy, c.hds, AttnOpts{})
+			if !SameShape(got.Shape(), want.Shape()) {
+				t.Fatalf("shape %v, want %v", got.Shape(), want.Shape())
+			}
+			g, w := be.ToHost(got), be.ToHost(want)
+			for i := range w {
+				if math.Abs(float64(g[i]-w[i])) > 1e-6*(1+math.Abs(float64(w[i]))) {
+					t.Fatalf("element %d = %v, want %v", i, g[i], w[i])
+				}
+			}
+		})
+	}
+}
