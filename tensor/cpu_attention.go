@@ -20,7 +20,7 @@ const (
 	attnRows       = 256
 	attnRowsCausal = 64
 	// attnBlock is the query block of AttentionBackward.
-	attnBlock = 64
+	attnBlock = 256
 )
 
 // attnSeq locates one sequence: its queries are rows q0..q0+nq of q, its keys and values rows k0..k0+nk
