@@ -29,12 +29,22 @@ func (e *usageErr) Error() string {
 
 func (e *usageErr) Unwrap() error { return e.err }
 
-var flagInMessage = regexp.MustCompile(`for flag -{1,2}([a-z][a-z0-9-]+)`)
+var (
+	flagInMessage = regexp.MustCompile(`for flag -{1,2}([a-z][a-z0-9-]+)`)
+	// strconv's wording ("strconv.ParseFloat: parsing \"abc\": invalid syntax") says nothing to a user.
+	parseFailure = regexp.MustCompile(`strconv\.Parse(?:Float|Int|Uint): parsing "[^"]*": (?:invalid syntax|value out of range)`)
+)
 
 // usageError turns urfave/cli's parse errors into usageErrs, with the closest flag names for an unknown flag.
 func usageError(_ context.Context, c *cli.Command, err error, _ bool) error {
 	// urfave/cli names flags with one dash in its messages; plp's are typed with two.
 	msg := flagInMessage.ReplaceAllString(err.Error(), "for flag --$1")
+	msg = parseFailure.ReplaceAllStringFunc(msg, func(m string) string {
+		if strings.HasSuffix(m, "out of range") {
+			return "out of range"
+		}
+		return "not a number"
+	})
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
 		name = "--" + strings.TrimLeft(name, "-")
 		msg = "unknown flag " + name + spelling.Hint(name, flagNames(c))

@@ -323,6 +323,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"probe", "--embeds", "e", "--model", "m", "--dataset", "d", "--out", "o", "--lr", "-1"}, `--lr: want a positive number, got -1`},
 		{[]string{"probe", "--embeds", "e", "--model", "m", "--dataset", "d", "--out", "o", "--steps", "-5"}, `--steps: want a value >= 0, got -5`},
 		{[]string{"convert", "in.pt"}, "missing arguments: want IN OUT.safetensors"},
+		{[]string{"probe", "--embeds", "e", "--model", "m", "--dataset", "d", "--out", "o", "--lr", "abc"}, `invalid value "abc" for flag --lr: not a number`},
+		{[]string{"probe", "--embeds", "e", "--model", "m", "--dataset", "d", "--out", "o", "--epochs", "99999999999999999999"}, `for flag --epochs: out of range`},
 	} {
 		var out, errb bytes.Buffer
 		app := newApp()
