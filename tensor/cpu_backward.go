@@ -47,7 +47,7 @@ func (c CPU) LayerNormBackward(x, w, dy *Tensor, eps float32) (dx, dw, db *Tenso
 		wd = host(w)
 	}
 	xd, gd := host(x), host(dy)
-	out := make([]float32, len(xd))
+	dx, out := c.newResult(x.shape...)
 	partW := make([][]float64, reduceChunks)
 	partB := make([][]float64, reduceChunks)
 	k := chunked(rows, func(ch, lo, hi int) {
@@ -90,7 +90,6 @@ func (c CPU) LayerNormBackward(x, w, dy *Tensor, eps float32) (dx, dw, db *Tenso
 		}
 		partW[ch], partB[ch] = pw, pb
 	})
-	dx = c.wrap(out, x.shape...)
 	if w == nil {
 		return dx, nil, nil
 	}
