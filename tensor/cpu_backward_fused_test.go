@@ -114,3 +114,83 @@ func TestAttentionBackwardPacked(t *testing.T) {
 		})
 	}
 }
+
+// TestAttentionProbs checks the training attention against Attention on q, k and v sliced out of the
+// packed projection, and its backward pass against AttentionBackwardPacked.
+func TestAttentionProbs(t *testing.T) {
+	be := CPU{}
+	for _, c := range []struct {
+		name             string
+		B, N, D, nq, hds int
+	}{
+		{"all_queries", 2, 70, 24, 70, 3},
+		{"first_query", 3, 9, 16, 1, 2},
+		{"some_queries", 1, 130, 8, 67, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(6, uint64(c.N)))
+			rnd := func(n int) []float32 {
+				d := make([]float32, n)
+				for i := range d {
+					d[i] = float32(r.NormFloat64())
+				}
+				return d
+			}
+			qkv := be.FromHost(rnd(c.B*c.N*3*c.D), c.B, c.N, 3*c.D)
+			dy := be.FromHost(rnd(c.B*c.nq*c.D), c.B, c.nq, c.D)
+			q := be.Slice(be.Slice(qkv, 1, 0, c.nq), 2, 0, c.D)
+			k, v := be.Slice(qkv, 2, c.D, 2*c.D), be.Slice(qkv, 2, 2*c.D, 3*c.D)
+			y, probs := be.AttentionProbs(qkv, c.hds, c.nq)
+			near := func(what string, got, want *Tensor) {
+				t.Helper()
+				if !SameShape(got.Shape(), want.Shape()) {
+					t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
+				}
+				g, w := be.ToHost(got), be.ToHost(want)
+				for i := range w {
+					if math.Abs(float64(g[i]-w[i])) > 1e-6*(1+math.Abs(float64(w[i]))) {
+						t.Fatalf("%s: element %d = %v, want %v", what, i, g[i], w[i])
+					}
+				}
+			}
+			near("y", y, be.Attention(q, k, v, c.hds, AttnOpts{}))
+			near("dqkv", be.AttentionProbsBackward(qkv, probs, dy, c.hds), be.AttentionBackwardPacked(qkv, dy, c.hds, AttnOpts{}))
+		})
+	}
+}
+
+// BenchmarkAttentionTrain times attention's forward and backward passes over one ViT-B/16 block's packed
+// projection at batch 8: slicing q, k and v for Attention and AttentionBackwardPacked, against
+// AttentionProbs and AttentionProbsBackward.
+func BenchmarkAttentionTrain(b *testing.B) {
+	be := CPU{}
+	const B, N, D, heads = 8, 197, 768, 12
+	r := rand.New(rand.NewPCG(1, 2))
+	rnd := func(n int) []float32 {
+		d := make([]float32, n)
+		for i := range d {
+			d[i] = float32(r.NormFloat64())
+		}
+		return d
+	}
+	qkv := be.FromHost(rnd(B*N*3*D), B, N, 3*D)
+	dy := be.FromHost(rnd(B*N*D), B, N, D)
+	b.Run("sliced", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			q, k, v := be.Slice(qkv, 2, 0, D), be.Slice(qkv, 2, D, 2*D), be.Slice(qkv, 2, 2*D, 3*D)
+			be.Free(be.Attention(q, k, v, heads, AttnOpts{}))
+			be.Free(be.AttentionBackwardPacked(qkv, dy, heads, AttnOpts{}))
+			be.Free(q)
+			be.Free(k)
+			be.Free(v)
+		}
+	})
+	b.Run("probs", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			y, p := be.AttentionProbs(qkv, heads, N)
+			be.Free(y)
+			be.Free(be.AttentionProbsBackward(qkv, p, dy, heads))
+			be.Free(p)
+		}
+	})
+}

@@ -17,6 +17,13 @@ type packedAttentionBackward interface {
 	AttentionBackwardPacked(qkv, dy *tensor.Tensor, heads int, opt tensor.AttnOpts) *tensor.Tensor
 }
 
+// probsAttention is implemented by backends whose training attention keeps the probabilities for the
+// backward pass (the CPU).
+type probsAttention interface {
+	AttentionProbs(qkv *tensor.Tensor, heads, queries int) (y, probs *tensor.Tensor)
+	AttentionProbsBackward(qkv, probs, dy *tensor.Tensor, heads int) *tensor.Tensor
+}
+
 // biasActBackward is implemented by backends that compute an activation's gradient and the bias gradient
 // in one pass (the CPU).
 type biasActBackward interface {
@@ -109,6 +116,17 @@ func (tp *Tape) AttentionQKV(qkv *Var, heads, queries int, opt tensor.AttnOpts) 
 	n, d := qkv.Value.Dim(1), qkv.Value.Dim(2)/3
 	if queries == 0 {
 		queries = n
+	}
+	if pa, ok := be.(probsAttention); ok && opt.Bias == nil && !opt.Causal && opt.Lens == nil {
+		y, probs := pa.AttentionProbs(qkv.Value, heads, queries)
+		out := tp.record(y, func(g *tensor.Tensor) {
+			tp.accumulate(qkv, pa.AttentionProbsBackward(qkv.Value, probs, g, heads))
+			be.Free(probs)
+		}, qkv)
+		if !out.requiresGrad {
+			be.Free(probs)
+		}
+		return out
 	}
 	var q *tensor.Tensor
 	if queries == n {
