@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 
+	"plp/kernels/cpu"
 	"plp/tensor"
 )
 
@@ -85,20 +86,12 @@ func (a *Adam) Step(lr float64) {
 		if !decoupled {
 			l2 = wd
 		}
-		b1f, b2f := float32(b1), float32(b2)
+		c := &cpu.AdamConsts{Decay: k, L2: l2, Beta1: float32(b1), OneMinB1: f1, Beta2: float32(b2), OneMinB2: f2,
+			BC2Sqrt: bc2sqrt, Eps: eps, NegStep: -stepSize}
 		// Elements are independent, so chunks run in parallel with results that do not depend on the split;
 		// one pass per element keeps PyTorch's order (decay, moments, update).
 		parallelChunks(len(w), 1<<16, func(lo, hi int) {
-			w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
-			for j := range w {
-				wj := w[j] * k
-				gj := g[j] + l2*wj
-				mj := m[j]*b1f + gj*f1
-				vj := v[j]*b2f + gj*gj*f2
-				m[j], v[j] = mj, vj
-				denom := float32(math.Sqrt(float64(vj)))/bc2sqrt + eps
-				w[j] = wj + -stepSize*(mj/denom)
-			}
+			cpu.AdamStep(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], c)
 		})
 	}
 }
