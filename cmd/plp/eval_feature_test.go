@@ -12,16 +12,8 @@ import (
 // TestEvalFeatureFlags checks that the feature-space flags take comma lists, reach every score, and
 // that each record of ood_metrics.json names its parameters; bad values are refused while parsing.
 func TestEvalFeatureFlags(t *testing.T) {
-	dir := t.TempDir()
-	const d, classes = 20, 10
-	writeBlobs(t, dir, "CIFAR10", "train", 400, d, classes, 0, 1)
-	writeBlobs(t, dir, "CIFAR10", "test", 200, d, classes, 0, 2)
-	writeBlobs(t, dir, "CIFAR100", "test", 200, d, classes, -1, 3)
-	probe := filepath.Join(dir, "probe")
-	if out, err := runApp(t, "probe", "--embeds", dir, "--model", "toy", "--dataset", "CIFAR10", "--out", probe,
-		"--epochs", "5", "--batch", "64", "--quiet"); err != nil {
-		t.Fatalf("probe: %v\n%s", err, out)
-	}
+	dir := toyStore(t, 400, 200)
+	probe := toyProbe(t, dir, "--epochs", "5", "--batch", "64")
 	rep := filepath.Join(dir, "rep")
 	out, err := runApp(t, "eval", "--probe", probe, "--embeds", dir, "--out", rep, "--no-plots", "--knn", "1,5",
 		"--knn-metric", "cos-sim,temp-cos-sim,l1,l2,norm-l1,norm-l2", "--knn-temperature", "0.1", "--knn-on", "features,features-std,logits",

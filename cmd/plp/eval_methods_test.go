@@ -12,16 +12,8 @@ import (
 // TestEvalMethods runs every post-hoc method that applies to a probe through `plp eval --methods all`
 // and checks the records: one per method and OOD set, named by the method with its parameters.
 func TestEvalMethods(t *testing.T) {
-	dir := t.TempDir()
-	const d, classes = 20, 10
-	writeBlobs(t, dir, "CIFAR10", "train", 400, d, classes, 0, 1)
-	writeBlobs(t, dir, "CIFAR10", "test", 200, d, classes, 0, 2)
-	writeBlobs(t, dir, "CIFAR100", "test", 200, d, classes, -1, 3)
-	probe := filepath.Join(dir, "probe")
-	if out, err := runApp(t, "probe", "--embeds", dir, "--model", "toy", "--dataset", "CIFAR10", "--out", probe,
-		"--epochs", "30", "--batch", "64", "--lr", "1e-2", "--quiet"); err != nil {
-		t.Fatalf("probe: %v\n%s", err, out)
-	}
+	dir := toyStore(t, 400, 200)
+	probe := toyProbe(t, dir, "--epochs", "30", "--batch", "64", "--lr", "1e-2")
 	out, err := runApp(t, "eval", "--probe", probe, "--embeds", dir, "--no-plots", "--methods", "all",
 		"--method-param", "vim.dim=10", "--method-param", "nnguide.alpha=1", "--method-param", "nnguide.K=10",
 		"--method-param", "she.metric=cosine")
@@ -88,14 +80,8 @@ func TestEvalMethods(t *testing.T) {
 // TestEvalMethodsAllSkipsMisfits: `--methods all` leaves out, with a note, a method whose default parameters
 // do not fit the data (vim's dim 256 on 20-wide features); the same method named on its own is an error.
 func TestEvalMethodsAllSkipsMisfits(t *testing.T) {
-	dir := t.TempDir()
-	writeBlobs(t, dir, "CIFAR10", "train", 200, 20, 10, 0, 1)
-	writeBlobs(t, dir, "CIFAR10", "test", 100, 20, 10, 0, 2)
-	writeBlobs(t, dir, "CIFAR100", "test", 100, 20, 10, -1, 3)
-	probe := filepath.Join(dir, "probe")
-	if out, err := runApp(t, "probe", "--embeds", dir, "--model", "toy", "--dataset", "CIFAR10", "--out", probe, "--epochs", "2", "--quiet"); err != nil {
-		t.Fatalf("probe: %v\n%s", err, out)
-	}
+	dir := toyStore(t, 200, 100)
+	probe := toyProbe(t, dir, "--epochs", "2")
 	out, errs, err := runCLI("", "eval", "--probe", probe, "--embeds", dir, "--no-plots", "--methods", "all")
 	if err != nil {
 		t.Fatalf("--methods all: %v\n%s", err, errs)

@@ -40,6 +40,29 @@ func writeBlobs(t *testing.T, dir, dataset, split string, n, d, classes, first i
 	}
 }
 
+// toyStore writes the embedding store most eval tests use into a new folder: CIFAR10 train (ntrain) and
+// test (ntest) splits of 10 Gaussian classes in 20 dimensions, and a CIFAR100 test split (ntest) far from
+// every class.
+func toyStore(t *testing.T, ntrain, ntest int) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeBlobs(t, dir, "CIFAR10", "train", ntrain, 20, 10, 0, 1)
+	writeBlobs(t, dir, "CIFAR10", "test", ntest, 20, 10, 0, 2)
+	writeBlobs(t, dir, "CIFAR100", "test", ntest, 20, 10, -1, 3)
+	return dir
+}
+
+// toyProbe trains a probe on toyStore's CIFAR10 (model "toy") into dir/probe, with extra flags.
+func toyProbe(t *testing.T, dir string, flags ...string) string {
+	t.Helper()
+	probe := filepath.Join(dir, "probe")
+	args := append([]string{"probe", "--embeds", dir, "--model", "toy", "--dataset", "CIFAR10", "--out", probe, "--quiet"}, flags...)
+	if out, err := runApp(t, args...); err != nil {
+		t.Fatalf("probe: %v\n%s", err, out)
+	}
+	return probe
+}
+
 // runApp runs the CLI with args and returns its standard output followed by its standard error.
 func runApp(t *testing.T, args ...string) (string, error) {
 	t.Helper()

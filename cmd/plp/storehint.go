@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"plp/data"
@@ -31,7 +32,7 @@ func storeHint(store, dataset, model string) string {
 		return ""
 	}
 	ds := data.ModelDirName(dataset)
-	if !contains(sets, ds) {
+	if !slices.Contains(sets, ds) {
 		if h := spelling.Hint(ds, sets); h != "" {
 			return fmt.Sprintf(" (the store has no %s%s)", ds, h)
 		}
@@ -39,20 +40,11 @@ func storeHint(store, dataset, model string) string {
 	}
 	models := dirs(filepath.Join(store, ds))
 	md := data.ModelDirName(model)
-	if len(models) > 0 && !contains(models, md) {
+	if len(models) > 0 && !slices.Contains(models, md) {
 		if h := spelling.Hint(md, models); h != "" {
 			return fmt.Sprintf(" (no embeddings of %s under %s%s)", md, ds, h)
 		}
 		return fmt.Sprintf(" (%s holds embeddings of %s)", ds, strings.Join(models, ", "))
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
