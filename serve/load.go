@@ -65,20 +65,26 @@ func ReadProbe(dir string) (*Probe, error) {
 	}
 	p.Head = &train.Head{In: ws[1], Classes: ws[0], Weight: w, Bias: bias}
 	if p.PseudoLabels {
-		ps, err := weights.Open(filepath.Join(dir, "pseudo_labels.safetensors"))
-		if err != nil {
-			return nil, fmt.Errorf("pseudo-labels of the probe: %w", err)
-		}
-		defer ps.Close()
-		t, err := ps.Tensor("labels")
-		if err != nil {
-			return nil, err
-		}
-		if p.TrainLabels, err = t.Int64(); err != nil {
+		if p.TrainLabels, err = ReadPseudoLabels(filepath.Join(dir, "pseudo_labels.safetensors")); err != nil {
 			return nil, err
 		}
 	}
 	return &p, nil
+}
+
+// ReadPseudoLabels reads the int64 "labels" tensor of a pseudo-label file (a PLP probe's
+// pseudo_labels.safetensors, or what `plp finetune --pseudo-labels` takes).
+func ReadPseudoLabels(path string) ([]int64, error) {
+	st, err := weights.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pseudo-labels: %w", err)
+	}
+	defer st.Close()
+	t, err := st.Tensor("labels")
+	if err != nil {
+		return nil, err
+	}
+	return t.Int64()
 }
 
 // Setup says where a server's parts come from, as `plp serve`'s flags do.

@@ -14,7 +14,6 @@ import (
 	"plp/eval"
 	"plp/serve"
 	"plp/train"
-	"plp/weights"
 	"plp/zoo"
 )
 
@@ -238,19 +237,6 @@ func printSummary(w io.Writer, recs []eval.Record) {
 		fmt.Fprintf(tw, "%.2f\t%.2f\t\n", sa/float64(max(n, 1)), sf/float64(max(n, 1)))
 	}
 	tw.Flush()
-}
-
-func readPseudoLabels(path string) ([]int64, error) {
-	st, err := weights.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("pseudo-labels of the probe: %w", err)
-	}
-	defer st.Close()
-	t, err := st.Tensor("labels")
-	if err != nil {
-		return nil, err
-	}
-	return t.Int64()
 }
 
 // knnMetricNames lists the --knn-metric values.

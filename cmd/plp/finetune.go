@@ -16,6 +16,7 @@ import (
 
 	"plp/data"
 	"plp/imaging"
+	"plp/serve"
 	"plp/tensor"
 	"plp/train"
 	"plp/weights"
@@ -120,7 +121,7 @@ func runFinetune(c *Context) (err error) {
 	}
 	classes := len(ds.Classes())
 	if pl := c.String("pseudo-labels"); pl != "" {
-		v, err := readPseudoLabels(pl)
+		v, err := serve.ReadPseudoLabels(pl)
 		if err != nil {
 			return err
 		}

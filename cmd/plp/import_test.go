@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"plp/data"
+	"plp/serve"
 	"plp/weights"
 )
 
@@ -103,7 +104,7 @@ func TestImportProbe(t *testing.T) {
 		sameBits(t, n, got, expectedTensor(t, "probe/"+n))
 	}
 	st.Close()
-	pl, err := readPseudoLabels(filepath.Join(probe, "pseudo_labels.safetensors"))
+	pl, err := serve.ReadPseudoLabels(filepath.Join(probe, "pseudo_labels.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
