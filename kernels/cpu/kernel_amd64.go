@@ -91,13 +91,39 @@ func packT6AVX2(dst, src *float32, ld, blocks int)
 //go:noescape
 func packCopy16AVX2(dst, src *float32, ld, kc int)
 
-// packColsAVX2 is packColsGo with whole 16-column panels copied in vector code.
+//go:noescape
+func packCopyAVX2(dst, src *float32, ld, w, kc, safe int, masks *[32]int32)
+
+// packColsAVX2 is packColsGo in vector code: whole 16-column panels are copied, narrower ones (the
+// 6-row micro-panels of a transposed A, the last columns of B) moved with masks.
 func packColsAVX2(dst, src []float32, ld, cols, kc, w int) {
-	if cols == 16 && w == 16 {
+	switch {
+	case cols == 16 && w == 16:
 		packCopy16AVX2(&dst[0], &src[0], ld, kc)
-		return
+	case w <= 16 && cols > 0:
+		var masks [32]int32
+		for j := 0; j < 16; j++ {
+			if j < cols {
+				masks[j] = -1
+			}
+			if j < w {
+				masks[16+j] = -1
+			}
+		}
+		// A row is stored as one vector (w <= 8) or two; rows whose store would spill past the end
+		// of dst are stored masked.
+		span := 8
+		if w > 8 {
+			span = 16
+		}
+		safe := 0
+		if kc*w >= span {
+			safe = min(kc, (kc*w-span)/w+1)
+		}
+		packCopyAVX2(&dst[0], &src[0], ld, w, kc, safe, &masks)
+	default:
+		packColsGo(dst, src, ld, cols, kc, w)
 	}
-	packColsGo(dst, src, ld, cols, kc, w)
 }
 
 // packRowsAVX2 is packRowsGo with whole 6- and 16-row panels transposed in registers eight columns at

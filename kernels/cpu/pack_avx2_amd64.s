@@ -164,3 +164,83 @@ c16:
 	JNZ     c16
 	VZEROUPPER
 	RET
+
+// func packCopyAVX2(dst, src *float32, ld, w, kc, safe int, masks *[32]int32)
+//
+// packColsGo for 0 < cols <= w <= 16 and kc > 0: masks[0:16] selects the cols lanes to load (the
+// others read as zero and are not touched in memory) and masks[16:32] the w lanes of a row of dst.
+// The first safe rows are stored whole, one or two vectors, spilling zeros into the start of the next
+// row, which its own store overwrites; the rows after them, whose spill would pass the end of dst,
+// are stored masked.
+TEXT ·packCopyAVX2(SB), NOSPLIT, $0-56
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    ld+16(FP), R8
+	SHLQ    $2, R8
+	MOVQ    w+24(FP), R9
+	SHLQ    $2, R9
+	MOVQ    kc+32(FP), CX
+	MOVQ    safe+40(FP), BX
+	MOVQ    masks+48(FP), AX
+	VMOVDQU (AX), Y4
+	VMOVDQU 32(AX), Y5
+	VMOVDQU 64(AX), Y6
+	VMOVDQU 96(AX), Y7
+	SUBQ    BX, CX
+	CMPQ    R9, $32
+	JGT     wide
+	TESTQ   BX, BX
+	JEQ     narrowTail
+
+narrow:
+	VMASKMOVPS (SI), Y4, Y0
+	VMOVUPS    Y0, (DI)
+	ADDQ       R8, SI
+	ADDQ       R9, DI
+	DECQ       BX
+	JNZ        narrow
+
+narrowTail:
+	TESTQ CX, CX
+	JEQ   done
+
+narrowMasked:
+	VMASKMOVPS (SI), Y4, Y0
+	VMASKMOVPS Y0, Y6, (DI)
+	ADDQ       R8, SI
+	ADDQ       R9, DI
+	DECQ       CX
+	JNZ        narrowMasked
+	JMP        done
+
+wide:
+	TESTQ BX, BX
+	JEQ   wideTail
+
+wideLoop:
+	VMASKMOVPS (SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMOVUPS    Y0, (DI)
+	VMOVUPS    Y1, 32(DI)
+	ADDQ       R8, SI
+	ADDQ       R9, DI
+	DECQ       BX
+	JNZ        wideLoop
+
+wideTail:
+	TESTQ CX, CX
+	JEQ   done
+
+wideMasked:
+	VMASKMOVPS (SI), Y4, Y0
+	VMASKMOVPS 32(SI), Y5, Y1
+	VMASKMOVPS Y0, Y6, (DI)
+	VMASKMOVPS Y1, Y7, 32(DI)
+	ADDQ       R8, SI
+	ADDQ       R9, DI
+	DECQ       CX
+	JNZ        wideMasked
+
+done:
+	VZEROUPPER
+	RET
