@@ -1,0 +1,74 @@
+// Command _asm generates the amd64 SGEMM micro-kernels of package kernels/cpu
+// with avo. One description, kernel below, yields the AVX2 6×16 kernel and
+// the AVX-512 14×32 kernels (A packed, and A read in place by rows); the tile
+// shape, the vector width and how A's values are addressed are its parameters.
+//
+// Regenerate from this folder with
+//
+//	go run . -out ..
+//
+// (package kernels/cpu has the same as a go:generate directive, and a test
+// that fails when the committed files differ from what this prints).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/pass"
+	"github.com/mmcloughlin/avo/printer"
+)
+
+func main() {
+	// avo's build package claims the default flag set's names, -out among them.
+	fs := flag.NewFlagSet("_asm", flag.ExitOnError)
+	out := fs.String("out", "..", "folder the .s files are written to")
+	fs.Parse(os.Args[1:])
+	for _, f := range files {
+		if err := write(filepath.Join(*out, f.name), f.kernel); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// files lists each generated file and the kernel it holds.
+var files = []struct {
+	name   string
+	kernel *kernel
+}{
+	{"sgemm_avx2_amd64.s", avx2Kernel6x16},
+	{"sgemm_avx512_amd64.s", avx512Kernel14x32},
+	{"sgemm_rows_avx512_amd64.s", avx512Kernel14x32Rows},
+}
+
+// write generates k into the file path.
+func write(path string, k *kernel) error {
+	ctx := build.NewContext()
+	ctx.ConstraintExpr("!purego")
+	ctx.Function(k.name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr(k.a.signature())
+	k.generate(ctx)
+
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	// The header names the generator, not os.Args, so that the output does
+	// not depend on where it is written.
+	cfg := printer.Config{Name: "avo from kernels/cpu/_asm"}
+	status := build.Main(&build.Config{
+		ErrOut:    os.Stderr,
+		MaxErrors: 10,
+		Passes:    []pass.Interface{pass.Compile, &pass.Output{Writer: f, Printer: printer.NewGoAsm(cfg)}},
+	}, ctx)
+	if status != 0 {
+		return fmt.Errorf("generating %s failed", path)
+	}
+	return nil
+}
