@@ -382,21 +382,53 @@ func TestBandStarts(t *testing.T) {
 		want         []int
 	}{
 		{1232, 112, 14, 1, []int{0, 112, 224, 336, 448, 560, 672, 784, 896, 1008, 1120, 1232}},
-		// 11 whole bands for 2 goroutines: the last is halved.
-		{1232, 112, 14, 2, []int{0, 112, 224, 336, 448, 560, 672, 784, 896, 1008, 1120, 1176, 1232}},
-		{250, 112, 14, 2, []int{0, 112, 224, 250}},
-		{250, 112, 14, 3, []int{0, 112, 168, 224, 250}},
-		{360, 112, 14, 2, []int{0, 112, 224, 280, 336, 360}},
+		// 11 bands of at most 8 panels raised to 12 for 2 goroutines: 7 or 8 panels each.
+		{1232, 112, 14, 2, []int{0, 98, 196, 308, 406, 504, 616, 714, 812, 924, 1022, 1120, 1232}},
+		{250, 112, 14, 2, []int{0, 56, 126, 182, 250}},
+		{250, 112, 14, 3, []int{0, 84, 168, 250}},
 		{224, 112, 14, 2, []int{0, 112, 224}},
-		{100, 112, 14, 2, []int{0, 100}},
+		{100, 112, 14, 2, []int{0, 56, 100}},
+		{10, 112, 14, 2, []int{0, 10}},
 		{0, 112, 14, 2, []int{0}},
-		{130, 64, 4, 2, []int{0, 64, 128, 130}},
-		{70, 42, 14, 2, []int{0, 42, 70}}, // 42 is not a multiple of 28: no halving
+		{130, 64, 4, 2, []int{0, 32, 64, 96, 130}},
+		{1232, 96, 6, 2, []int{0, 84, 174, 264, 348, 438, 528, 618, 702, 792, 882, 966, 1056, 1146, 1232}},
 	}
 	for _, tt := range tests {
 		got := bandStarts(tt.m, tt.mc, tt.mr, tt.t)
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("bandStarts(%d, %d, %d, %d) = %v, want %v", tt.m, tt.mc, tt.mr, tt.t, got, tt.want)
+		}
+	}
+	// The contract on many sizes: bands start on panel boundaries, hold at most mc rows, differ by at
+	// most one panel (the short last panel aside), and come in a multiple of t where there are enough
+	// panels.
+	for _, mr := range []int{4, 6, 14} {
+		mc := 16 * mr
+		for m := 1; m < 40*mr; m += 7 {
+			for tt := 1; tt <= 3; tt++ {
+				s := bandStarts(m, mc, mr, tt)
+				bands := len(s) - 1
+				panels := (m + mr - 1) / mr
+				if s[0] != 0 || s[bands] != m {
+					t.Fatalf("bandStarts(%d, %d, %d, %d) = %v: not [0, m]", m, mc, mr, tt, s)
+				}
+				if bands%tt != 0 && bands != panels {
+					t.Fatalf("bandStarts(%d, %d, %d, %d): %d bands", m, mc, mr, tt, bands)
+				}
+				lo, hi := m, 0
+				for b := 0; b < bands; b++ {
+					rows := s[b+1] - s[b]
+					if s[b]%mr != 0 || rows <= 0 || rows > mc {
+						t.Fatalf("bandStarts(%d, %d, %d, %d) = %v: band %d", m, mc, mr, tt, s, b)
+					}
+					if b < bands-1 {
+						lo, hi = min(lo, rows), max(hi, rows)
+					}
+				}
+				if bands > 1 && hi-lo > mr {
+					t.Fatalf("bandStarts(%d, %d, %d, %d) = %v: uneven", m, mc, mr, tt, s)
+				}
+			}
 		}
 	}
 }
