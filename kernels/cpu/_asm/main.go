@@ -1,7 +1,12 @@
-// Command _asm generates the amd64 SGEMM micro-kernels of package kernels/cpu
-// with avo. One description, kernel below, yields the AVX2 6×16 kernel and
-// the AVX-512 14×32 kernels (A packed, and A read in place by rows); the tile
-// shape, the vector width and how A's values are addressed are its parameters.
+// Command _asm generates amd64 kernels of package kernels/cpu with avo, each
+// kind from one description for both instruction sets:
+//
+//   - the SGEMM micro-kernels (sgemm.go): the AVX2 6×16 kernel and the
+//     AVX-512 14×32 kernels (A packed, and A read in place by rows), the
+//     tile shape, vector width and addressing of A being parameters;
+//   - the SGEMM epilogues (epilogue.go): bias, residual and activation on a
+//     block of C, AVX2 and AVX-512, with what differs (lane masks, where
+//     constants live, rounding and scaling in exp) supplied per ISA.
 //
 // Regenerate from this folder with
 //
@@ -17,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/pass"
 	"github.com/mmcloughlin/avo/printer"
@@ -29,31 +33,30 @@ func main() {
 	out := fs.String("out", "..", "folder the .s files are written to")
 	fs.Parse(os.Args[1:])
 	for _, f := range files {
-		if err := write(filepath.Join(*out, f.name), f.kernel); err != nil {
+		if err := write(filepath.Join(*out, f.name), f.gen); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
 }
 
-// files lists each generated file and the kernel it holds.
+// files lists each generated file and what writes its functions.
 var files = []struct {
-	name   string
-	kernel *kernel
+	name string
+	gen  func(ctx *build.Context)
 }{
-	{"sgemm_avx2_amd64.s", avx2Kernel6x16},
-	{"sgemm_avx512_amd64.s", avx512Kernel14x32},
-	{"sgemm_rows_avx512_amd64.s", avx512Kernel14x32Rows},
+	{"sgemm_avx2_amd64.s", avx2Kernel6x16.write},
+	{"sgemm_avx512_amd64.s", avx512Kernel14x32.write},
+	{"sgemm_rows_avx512_amd64.s", avx512Kernel14x32Rows.write},
+	{"epilogue_avx2_amd64.s", func(ctx *build.Context) { writeEpilogues(ctx, avx2Epilogue) }},
+	{"epilogue_avx512_amd64.s", func(ctx *build.Context) { writeEpilogues(ctx, avx512Epilogue) }},
 }
 
-// write generates k into the file path.
-func write(path string, k *kernel) error {
+// write generates the functions of gen into the file path.
+func write(path string, gen func(ctx *build.Context)) error {
 	ctx := build.NewContext()
 	ctx.ConstraintExpr("!purego")
-	ctx.Function(k.name)
-	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr(k.a.signature())
-	k.generate(ctx)
+	gen(ctx)
 
 	f, err := os.Create(path)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -77,9 +78,13 @@ var avx512Kernel14x32Rows = &kernel{
 	prefetch: []int{0, 64},
 }
 
-// Registers the kernels share: k in CX, k/4 in BX, B in DI, C in DX, ldc in
-// bytes in R8, the row of C being prefetched in R9, scratch in AX.
-func (k *kernel) generate(ctx *build.Context) {
+// write generates the kernel into ctx. Registers the kernels share: k in CX,
+// k/4 in BX, B in DI, C in DX, ldc in bytes in R8, the row of C being
+// prefetched in R9, scratch in AX.
+func (k *kernel) write(ctx *build.Context) {
+	ctx.Function(k.name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr(k.a.signature())
 	mxcsr := ctx.AllocLocal(8)
 	ctx.MOVQ(arg(ctx, "k"), RCX)
 	ctx.STMXCSR(mxcsr)
