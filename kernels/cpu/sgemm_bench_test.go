@@ -263,7 +263,7 @@ func pass(m int, f func(i0, i1 int)) {
 // BenchmarkSgemmInPlaceA times modelShapes with A packed and read in
 // place, where the kernel can read it in place: the data behind inPlaceMaxN.
 func BenchmarkSgemmInPlaceA(b *testing.B) {
-	defer func(v int) { inPlaceMaxN = v }(inPlaceMaxN)
+	defer func(v int) { kernel.inPlaceMaxN = v }(kernel.inPlaceMaxN)
 	for _, s := range modelShapes {
 		rng := rand.New(rand.NewPCG(1, 1))
 		a := make([]float32, s.m*s.k)
@@ -282,9 +282,9 @@ func BenchmarkSgemmInPlaceA(b *testing.B) {
 		for _, v := range []struct {
 			name string
 			max  int
-		}{{"packed", 0}, {"inplace", 1 << 30}} {
+		}{{"packed", -1}, {"inplace", 1 << 30}} {
 			b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", s.name, s.m, s.k, s.n, v.name), func(b *testing.B) {
-				inPlaceMaxN = v.max
+				kernel.inPlaceMaxN = v.max
 				Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, w, ldb, 0, c, s.n)
 				b.ResetTimer()
 				cpu0 := processCPUTime()

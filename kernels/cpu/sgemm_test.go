@@ -357,8 +357,10 @@ func TestSgemmSubnormals(t *testing.T) {
 // TestSgemmInPlaceA runs the reference table with A read in place for every
 // width of B, where the kernel can; the other tests cover the default.
 func TestSgemmInPlaceA(t *testing.T) {
-	defer func(v int) { inPlaceMaxN = v }(inPlaceMaxN)
-	inPlaceMaxN = 1 << 30
+	for _, kern := range asmKernels() {
+		defer func(v int) { kern.inPlaceMaxN = v }(kern.inPlaceMaxN)
+		kern.inPlaceMaxN = 1 << 30
+	}
 	rng := rand.New(rand.NewPCG(27, 28))
 	for _, g := range gemmCases() {
 		if g.transA {

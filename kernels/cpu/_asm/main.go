@@ -1,8 +1,8 @@
 // Command _asm generates amd64 kernels of package kernels/cpu with avo, each
 // kind from one description for both instruction sets:
 //
-//   - the SGEMM micro-kernels (sgemm.go): the AVX2 6×16 kernel and the
-//     AVX-512 14×32 kernels (A packed, and A read in place by rows), the
+//   - the SGEMM micro-kernels (sgemm.go): the AVX2 6×16 and the AVX-512
+//     14×32 kernels (A packed, and A read in place by rows), the
 //     tile shape, vector width and addressing of A being parameters;
 //   - the SGEMM epilogues (epilogue.go): bias, residual and activation on a
 //     block of C, AVX2 and AVX-512, with what differs (lane masks, where
@@ -48,6 +48,7 @@ var files = []struct {
 	{"sgemm_avx2_amd64.s", avx2Kernel6x16.write},
 	{"sgemm_avx512_amd64.s", avx512Kernel14x32.write},
 	{"sgemm_rows_avx512_amd64.s", avx512Kernel14x32Rows.write},
+	{"sgemm_rows_avx2_amd64.s", avx2Kernel6x16Rows.write},
 	{"epilogue_avx2_amd64.s", func(ctx *build.Context) { writeEpilogues(ctx, avx2Epilogue) }},
 	{"epilogue_avx512_amd64.s", func(ctx *build.Context) { writeEpilogues(ctx, avx512Epilogue) }},
 }

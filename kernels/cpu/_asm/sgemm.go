@@ -60,6 +60,15 @@ var avx2Kernel6x16 = &kernel{
 	prefetch: []int{0, 63},
 }
 
+// avx2Kernel6x16Rows is avx2Kernel6x16 reading A in place, row r of the
+// tile's A at a + r·lda.
+var avx2Kernel6x16Rows = &kernel{
+	name: "sgemmKernel6x16RowsAVX2", rows: 6, vec: avx2,
+	acc: ymm[:12], b: [2]VecPhysical{Y12, Y13}, bcast: []VecPhysical{Y14, Y15},
+	a:        rowsA{bases: []GPPhysical{RSI, R10}, lda: R11, lda3: R13},
+	prefetch: []int{0, 63},
+}
+
 // avx512Kernel14x32 uses 28 zmm registers for the tile and two for B's row;
 // the FMAs broadcast A's values from memory.
 var avx512Kernel14x32 = &kernel{
