@@ -2,6 +2,8 @@ package train
 
 import (
 	"math/rand/v2"
+	"os"
+	"runtime/debug"
 	"testing"
 
 	"plp/tensor"
@@ -12,6 +14,11 @@ import (
 // batch 8 on the CPU: forward, label-smoothed cross-entropy, backward and an AdamW update, with random
 // weights. scripts/torch_vit_train_step.py times the same step in PyTorch.
 func BenchmarkViTB16TrainStep(b *testing.B) {
+	// The step runs as `plp finetune` runs it: the plp binary collects garbage at GOGC=50 unless GOGC
+	// is set (cmd/plp's gcPercent), which here also halves the page faults of fresh activation buffers.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
+	}
 	be := tensor.CPU{}
 	c := vit.TimmConfig{ImageSize: 224, PatchSize: 16, Width: 768, Layers: 12, Heads: 12, MLPRatio: 4, Pool: "token", NumClasses: 1000, Eps: 1e-6}
 	m, err := NewTimmViT(c, be, randomWeights(c.Shapes(), "", 1))
