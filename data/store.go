@@ -1,11 +1,14 @@
 package data
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,6 +44,21 @@ func ModelDirName(model string) string {
 // the weights' SHA-256, so that a retrained model never reads another's embeddings.
 func WeightsKey(kind, model, weightsSHA256 string) string {
 	return fmt.Sprintf("%s_%s_%s", kind, ModelDirName(model), weightsSHA256[:min(12, len(weightsSHA256))])
+}
+
+// WeightsSHA256 is the hex SHA-256 of a checkpoint file: the identity of the weights that the store
+// records as weights_sha256 and that WeightsKey shortens.
+func WeightsSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // StorePath is where a split of a dataset's embeddings under a model lives.

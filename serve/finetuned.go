@@ -70,7 +70,7 @@ func ReadFinetuned(dir, model string) (*Finetuned, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum, err := fileSHA256(wpath)
+	sum, err := data.WeightsSHA256(wpath)
 	if err != nil {
 		return nil, err
 	}

@@ -92,7 +92,7 @@ func TestReadFinetuned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sum, err := fileSHA256(tinyWeights)
+			sum, err := data.WeightsSHA256(tinyWeights)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -93,7 +93,7 @@ func (w *world) build() error {
 	if err != nil {
 		return err
 	}
-	sum, err := fileSHA256(tinyWeights)
+	sum, err := data.WeightsSHA256(tinyWeights)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,8 @@
 package serve
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,7 +188,7 @@ func Load(s Setup) (*Loaded, error) {
 		var got string
 		if ft != nil {
 			got = ft.SHA256
-		} else if got, err = fileSHA256(s.Weights); err != nil {
+		} else if got, err = data.WeightsSHA256(s.Weights); err != nil {
 			return nil, err
 		}
 		if got != sum {
@@ -315,19 +312,6 @@ func numbered(n int) []string {
 		out[i] = fmt.Sprint(i)
 	}
 	return out
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ReadClassNames reads a class-name file: one name per line.

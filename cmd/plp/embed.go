@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -161,7 +158,7 @@ func embed(c *Context) (err error) {
 	if random {
 		model, err = zoo.NewRandomParts(spec, be, 0, zoo.ImageTower)
 	} else {
-		if wid, err = fileSHA256(wpath); err != nil {
+		if wid, err = data.WeightsSHA256(wpath); err != nil {
 			return fmt.Errorf("embed: %w", err)
 		}
 		model, err = zoo.LoadSpec(spec, wpath, be)
@@ -430,18 +427,4 @@ func finishedSplit(path string, settings map[string]string) (*data.Embeddings, e
 		}
 	}
 	return data.ReadEmbeddings(path)
-}
-
-// fileSHA256 is the hex SHA-256 of a file's contents.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

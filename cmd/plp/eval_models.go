@@ -71,7 +71,7 @@ func modelSource(c *Context, be tensor.Backend, opt *detect.Options) (detect.Sou
 			return detect.Source{}, err
 		}
 		wpath = c.String("weights")
-		if sha, err = fileSHA256(wpath); err != nil {
+		if sha, err = data.WeightsSHA256(wpath); err != nil {
 			return detect.Source{}, err
 		}
 		// The store key names the weights, so that a retrained model never reads another's cache.

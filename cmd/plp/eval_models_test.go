@@ -70,7 +70,7 @@ func TestEvalFinetuned(t *testing.T) {
 
 	// The cache holds the EMA weights' features: the test split's rows, passed through the head, are the
 	// logits the fine-tuned encoder computes in training mode's code path on the same images.
-	sha, err := fileSHA256(filepath.Join(ft, "model_ema.safetensors"))
+	sha, err := data.WeightsSHA256(filepath.Join(ft, "model_ema.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func TestServeFinetuned(t *testing.T) {
 
 	// plp eval's per-image scores: its logit and Mahalanobis scores recomputed from the store it filled and
 	// the EMA head, checked against its report (every AUROC and FPR95 the same).
-	sha, err := fileSHA256(filepath.Join(ft, "model_ema.safetensors"))
+	sha, err := data.WeightsSHA256(filepath.Join(ft, "model_ema.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}

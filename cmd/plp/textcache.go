@@ -32,7 +32,7 @@ func newTextCache(embeds, model, weightsPath string) *textCache {
 // get returns the cached embeddings of texts, or encodes them with encode and caches them.
 func (tc *textCache) get(texts []string, encode func([]string) ([]float32, error)) (rows []float32, cached bool, err error) {
 	if tc.weightsSHA == "" {
-		if tc.weightsSHA, err = fileSHA256(tc.weightsPath); err != nil {
+		if tc.weightsSHA, err = data.WeightsSHA256(tc.weightsPath); err != nil {
 			return nil, false, err
 		}
 	}
