@@ -37,6 +37,11 @@ var avx512Kernel = &microKernel{
 	name: "avx512", mr: 14, nr: 32, mc: 14 * 8, kc: 256, nc: 1024,
 	fn: sgemmKernel14x32AVX512, packRows: packRowsAVX512, packCols: packColsAVX512,
 	fnRows: sgemmKernel14x32RowsAVX512, epilogue: epilogueAVX512,
+	// Up to two column tiles, each A value meets too few columns of B to
+	// repay packing it (ResNet's 7×7 channels-first maps, its 64-channel
+	// channels-last convolutions); past that, 14 rows of A far apart in
+	// memory crowd the B micro-panels out of L1 (BenchmarkSgemmInPlaceA).
+	inPlaceMaxN: 64,
 }
 
 // packRowsAVX512 is packRowsGo in vector code: full 14- and 32-row panels

@@ -27,8 +27,8 @@ type microKernel struct {
 	// fnRows is fn reading mr rows of A in place, stored lda apart, instead
 	// of a packed micro-panel; nil if the kernel has no such variant.
 	fnRows func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
-	// inPlaceMaxN is the widest op(B) for which fnRows reads A in place;
-	// 0 means the package's inPlaceMaxN, a negative width never.
+	// inPlaceMaxN is the widest op(B) for which gemm reads A in place
+	// with fnRows rather than packing it.
 	inPlaceMaxN int
 	// epilogue applies an Epilogue to a block of C; nil means epilogueVec.
 	epilogue func(ep *Epilogue, i0, m, j0, n int, c []float32, ldc int)
@@ -213,15 +213,6 @@ func getBuffer(pool *sync.Pool, n int) *[]float32 {
 	return &s
 }
 
-// inPlaceMaxN is the widest op(B) for which gemm reads A in place rather
-// than packing it, for a kernel that can and sets no width of its own. Up to
-// two column tiles, each A value meets too few columns of B to repay packing
-// it (ResNet's 7×7 channels-first maps, its 64-channel channels-last
-// convolutions); past that, the 14 rows of A that the AVX-512 kernel reads,
-// far apart in memory, crowd the B micro-panels out of L1
-// (BenchmarkSgemmInPlaceA).
-const inPlaceMaxN = 64
-
 // gemm is the BLIS loop nest on t goroutines, with the two innermost loops
 // swapped. For each kc block of k and then each kc×nc panel of B, the
 // goroutines pack the panel's micro-panels into one shared buffer, then
@@ -243,14 +234,6 @@ func gemm(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha floa
 	gemmEp(kern, t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
-// inPlaceLimit is the widest op(B) for which gemm reads A in place.
-func (kern *microKernel) inPlaceLimit() int {
-	if kern.inPlaceMaxN != 0 {
-		return kern.inPlaceMaxN
-	}
-	return inPlaceMaxN
-}
-
 // maxSharedA bounds the packed kc block of A that gemm keeps for all of
 // B's panels: 32 MiB, 32768 rows at kc = 256.
 var maxSharedA = 1 << 23
@@ -263,7 +246,7 @@ func gemmEp(kern *microKernel, t int, transA, transB bool, m, n, k int, alpha fl
 	ncStep = ((n+ncStep-1)/ncStep + nr - 1) / nr * nr
 	// Reading A in place saves packing it where each A value meets few
 	// columns of B, so that packing would cost as much as the products.
-	inPlace := kern.fnRows != nil && !transA && n <= kern.inPlaceLimit()
+	inPlace := kern.fnRows != nil && !transA && n <= kern.inPlaceMaxN
 	aSize := (kern.mc + mr - 1) / mr * mr * kern.kc
 	bufs := make([]*[]float32, t)
 	for w := range bufs {
