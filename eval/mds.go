@@ -130,6 +130,18 @@ func fitMDSClass(d *FitData) (*mdsClass, error) {
 	return cls, nil
 }
 
+// centeredCov32 is sklearn's EmpiricalCovariance of centred float32 data xc ([n, dim]), as it computes
+// it on float32 input: XᵀX / n rounded in float32, returned widened to float64 for the eigensolver.
+func centeredCov32(xc []float32, n, dim int) []float64 {
+	g := make([]float32, dim*dim)
+	cpu.Sgemm(true, false, dim, dim, n, 1, xc, dim, xc, dim, 0, g, dim)
+	cov := make([]float64, dim*dim)
+	for i, v := range g {
+		cov[i] = float64(v / float32(n))
+	}
+	return cov
+}
+
 // newWhitener fits sklearn's EmpiricalCovariance (assume_centered=False: the data's own float32 mean
 // is subtracted, divisor n) on x ([n, dim]) and factors its pseudo-inverse. The whitener is centred at
 // center, which keeps the expanded distances of Score free of large cancellation. x is a scratch copy
@@ -142,13 +154,7 @@ func newWhitener(x []float32, n, dim int, center []float64) (whitener, error) {
 			xc[i*dim+j] -= mu[j]
 		}
 	}
-	g := make([]float32, dim*dim)
-	cpu.Sgemm(true, false, dim, dim, n, 1, xc, dim, xc, dim, 0, g, dim)
-	cov := make([]float64, dim*dim)
-	for i, v := range g {
-		cov[i] = float64(v / float32(n))
-	}
-	vals, vecs, err := symEigen(cov, dim)
+	vals, vecs, err := symEigen(centeredCov32(xc, n, dim), dim)
 	if err != nil {
 		return whitener{}, err
 	}

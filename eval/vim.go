@@ -53,13 +53,7 @@ func fitViM(s Setting, d *FitData) (Detector, error) {
 		}
 	}
 	// sklearn's EmpiricalCovariance(assume_centered=True) on float32 data: XᵀX / n in float32.
-	g := make([]float32, D*D)
-	cpu.Sgemm(true, false, D, D, n, 1, xc, D, xc, D, 0, g, D)
-	cov := make([]float64, D*D)
-	for i, v := range g {
-		cov[i] = float64(v / float32(n))
-	}
-	_, vecs, err := symEigen(cov, D)
+	_, vecs, err := symEigen(centeredCov32(xc, n, D), D)
 	if err != nil {
 		return nil, err
 	}
